@@ -1,0 +1,200 @@
+# cython: freethreading_compatible = True
+"""One-axis window passes over a C-contiguous (outer, n, inner) view.
+
+A pass reduces, for every output row ``o`` along the middle axis, the taps
+``x[:, start[o] + j * dilation, :]`` for ``j < count[o]``.  The facade plans
+``start`` and ``count`` so every tap is in bounds, runs one pass per pooled
+axis (last pooled axis first, so ties break in row-major order), and fills
+windows that hold no tap (``count == 0``) itself; these kernels write 0 there.
+
+The innermost loop runs over ``inner``, the contiguous trailing axes, so a
+channels-last image is reduced across its channels with unit stride and a
+channels-first image along its rows.  When the pooled axis is the last one
+(``inner == 1``) a scalar accumulator walks the row instead.
+
+Work is split into ``nchunks`` contiguous runs of (b, o) rows, one run per
+prange iteration, so no thread divides per output and results do not depend
+on the number of threads.  Nothing here validates or allocates.
+"""
+from cython.parallel cimport prange
+
+from ndpool._kernels._fused cimport numeric, accum
+
+ctypedef Py_ssize_t intp
+
+
+cdef inline bint better(numeric v, numeric best, bint is_min) noexcept nogil:
+    # PyTorch's rule: a NaN always replaces the current best, so NaN propagates
+    # and the last NaN of the window is the one reported.  `|`, not `or`: no
+    # short-circuit branch, so callers' selects compile to blends.
+    if numeric is float or numeric is double:
+        if is_min:
+            return (v < best) | (v != v)
+        return (v > best) | (v != v)
+    else:
+        if is_min:
+            return v < best
+        return v > best
+
+
+cdef inline numeric pick(numeric v, numeric best, bint is_min) noexcept nogil:
+    """The new best after seeing ``v``: ``v if better(v, best) else best``.
+
+    Written as two one-condition selects (a max/min, then a NaN override) that
+    compilers turn into branch-free code even on the scalar path.
+    """
+    cdef numeric t
+    if is_min:
+        t = v if v < best else best
+    else:
+        t = v if v > best else best
+    if numeric is float or numeric is double:
+        return v if v != v else t
+    else:
+        return t
+
+
+cdef inline intp chunk_count(intp rows, int nthreads) noexcept nogil:
+    """Enough chunks to balance threads, few enough to amortise their setup."""
+    cdef intp n = 8 * <intp>nthreads
+    return rows if rows < n else n
+
+
+def extremum_pass(const numeric[:, :, ::1] x,     # IN  (outer, n, inner)
+                  numeric[:, :, ::1] y,           # OUT (outer, m, inner)
+                  const intp[::1] start,          # IN  (m,)
+                  const intp[::1] count,          # IN  (m,)
+                  intp dilation, bint is_min, int nthreads):
+    cdef intp m = y.shape[1], inner = y.shape[2]
+    cdef intp rows = y.shape[0] * m
+    cdef intp nchunks = chunk_count(rows, nthreads)
+    cdef intp ch, r, r1, b, o, s, c, j, i
+    cdef numeric v, best
+    with nogil:
+        for ch in prange(nchunks, schedule="static", num_threads=nthreads):
+            r = ch * rows // nchunks
+            r1 = (ch + 1) * rows // nchunks
+            b = r // m
+            o = r - b * m
+            while r < r1:
+                s = start[o]
+                c = count[o]
+                if c == 0:
+                    for i in range(inner):
+                        y[b, o, i] = 0
+                elif inner == 1:
+                    best = x[b, s, 0]
+                    for j in range(1, c):
+                        v = x[b, s + j * dilation, 0]
+                        best = pick(v, best, is_min)
+                    y[b, o, 0] = best
+                else:
+                    for i in range(inner):
+                        y[b, o, i] = x[b, s, i]
+                    for j in range(1, c):
+                        for i in range(inner):
+                            v = x[b, s + j * dilation, i]
+                            y[b, o, i] = pick(v, y[b, o, i], is_min)
+                r = r + 1
+                o = o + 1
+                if o == m:
+                    o = 0
+                    b = b + 1
+
+
+def arg_extremum_pass(const numeric[:, :, ::1] x,   # IN  values (outer, n, inner)
+                      const intp[:, :, ::1] xi,     # IN  indices of x, or None on the first pass
+                      numeric[:, :, ::1] y,         # OUT values (outer, m, inner)
+                      intp[:, :, ::1] yi,           # OUT indices (outer, m, inner)
+                      const intp[::1] start,        # IN  (m,)
+                      const intp[::1] count,        # IN  (m,)
+                      intp dilation, intp index_stride, bint is_min, int nthreads):
+    """Like extremum_pass, and records where the winner came from.
+
+    The winning position ``p`` along this axis becomes
+    ``p * index_stride + xi[b, p, i]``: flat indices into the pooled sub-shape
+    are built up one axis at a time, ``index_stride`` being the product of the
+    lengths of the pooled axes after this one.
+    """
+    cdef intp m = y.shape[1], inner = y.shape[2]
+    cdef intp rows = y.shape[0] * m
+    cdef intp nchunks = chunk_count(rows, nthreads)
+    cdef intp ch, r, r1, b, o, s, c, j, i, p
+    cdef bint first = xi is None
+    cdef numeric v
+    with nogil:
+        for ch in prange(nchunks, schedule="static", num_threads=nthreads):
+            r = ch * rows // nchunks
+            r1 = (ch + 1) * rows // nchunks
+            b = r // m
+            o = r - b * m
+            while r < r1:
+                s = start[o]
+                c = count[o]
+                if c == 0:
+                    for i in range(inner):
+                        y[b, o, i] = 0
+                        yi[b, o, i] = -1
+                else:
+                    for i in range(inner):
+                        y[b, o, i] = x[b, s, i]
+                        yi[b, o, i] = s
+                    for j in range(1, c):
+                        p = s + j * dilation
+                        for i in range(inner):
+                            v = x[b, p, i]
+                            if better(v, y[b, o, i], is_min):
+                                y[b, o, i] = v
+                                yi[b, o, i] = p
+                    for i in range(inner):
+                        p = yi[b, o, i]
+                        if first:
+                            yi[b, o, i] = p * index_stride
+                        else:
+                            yi[b, o, i] = p * index_stride + xi[b, p, i]
+                r = r + 1
+                o = o + 1
+                if o == m:
+                    o = 0
+                    b = b + 1
+
+
+def sum_pass(const numeric[:, :, ::1] x,   # IN  (outer, n, inner)
+             accum[:, :, ::1] y,           # OUT (outer, m, inner), a wider type
+             const intp[::1] start,        # IN  (m,)
+             const intp[::1] count,        # IN  (m,)
+             intp dilation, int nthreads):
+    cdef intp m = y.shape[1], inner = y.shape[2]
+    cdef intp rows = y.shape[0] * m
+    cdef intp nchunks = chunk_count(rows, nthreads)
+    cdef intp ch, r, r1, b, o, s, c, j, i
+    cdef accum total
+    with nogil:
+        for ch in prange(nchunks, schedule="static", num_threads=nthreads):
+            r = ch * rows // nchunks
+            r1 = (ch + 1) * rows // nchunks
+            b = r // m
+            o = r - b * m
+            while r < r1:
+                s = start[o]
+                c = count[o]
+                if c == 0:
+                    for i in range(inner):
+                        y[b, o, i] = 0
+                elif inner == 1:
+                    total = <accum>x[b, s, 0]
+                    for j in range(1, c):
+                        # not `+=`: inside prange that would declare a reduction
+                        total = total + <accum>x[b, s + j * dilation, 0]
+                    y[b, o, 0] = total
+                else:
+                    for i in range(inner):
+                        y[b, o, i] = <accum>x[b, s, i]
+                    for j in range(1, c):
+                        for i in range(inner):
+                            y[b, o, i] = y[b, o, i] + <accum>x[b, s + j * dilation, i]
+                r = r + 1
+                o = o + 1
+                if o == m:
+                    o = 0
+                    b = b + 1
