@@ -1,0 +1,115 @@
+"""The window engine: plans in, kernels run, one pass per pooled axis.
+
+Max, min and sum are separable: the reduction over an N-D window equals the
+reduction, axis by axis, of 1-D reductions.  Passes go from the last pooled
+axis to the first, so on ties (and for NaN) the winner is the one a row-major
+scan of the window would pick, which is what PyTorch's indices report.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ._dtypes import accum_dtype, extreme_values, kernel_view
+from ._kernels import window as _k
+from ._layout import three_d
+from ._threads import clamp
+
+
+def _passes(shape, axes, plans):
+    """Yield (axis, plan, shape after this pass), last pooled axis first."""
+    shape = list(shape)
+    for ax, plan in sorted(zip(axes, plans), key=lambda t: -t[0]):
+        shape[ax] = plan.out
+        yield ax, plan, tuple(shape)
+
+
+def _run(kernel, x, axes, plans, nthreads, dtype, dest, **kw):
+    """Run ``kernel`` once per pooled axis; the last pass writes into ``dest``."""
+    todo = list(_passes(x.shape, axes, plans))
+    for i, (ax, plan, shape) in enumerate(todo):
+        last = i == len(todo) - 1
+        y = dest if last and dest is not None else np.empty(shape, dtype)
+        outer, n, inner = three_d(x.shape, ax)
+        kernel(x.reshape(outer, n, inner), y.reshape(outer, plan.out, inner),
+               plan.start, plan.count, plan.dilation,
+               nthreads=clamp(nthreads, outer * plan.out), **kw)
+        x = y
+    return x
+
+
+def extremum(x, axes, plans, *, is_min, nthreads, dest=None):
+    """Window max (or min) of ``x`` in its own dtype."""
+    kx = kernel_view(x)
+    dest = _kernel_dest(dest, kx.dtype)
+    y = _run(_k.extremum_pass, kx, axes, plans, nthreads, kx.dtype, dest, is_min=is_min)
+    y = _from_kernel(y, x.dtype)
+    _fill_empty(y, axes, plans, extreme_values(x.dtype)[1 if is_min else 0])
+    return y
+
+
+def arg_extremum(x, axes, plans, *, is_min, nthreads):
+    """Window max (or min) and the flat index of the winner in the pooled sub-shape."""
+    kx = kernel_view(x)
+    idx = None
+    stride = 1
+    for ax, plan, shape in _passes(kx.shape, axes, plans):
+        y = np.empty(shape, kx.dtype)
+        yi = np.empty(shape, np.intp)
+        outer, n, inner = three_d(kx.shape, ax)
+        m = plan.out
+        _k.arg_extremum_pass(
+            kx.reshape(outer, n, inner),
+            None if idx is None else idx.reshape(outer, n, inner),
+            y.reshape(outer, m, inner), yi.reshape(outer, m, inner),
+            plan.start, plan.count, plan.dilation, stride, is_min,
+            clamp(nthreads, outer * m))
+        kx, idx = y, yi
+        stride *= plan.n
+    y = _from_kernel(kx, x.dtype)
+    _fill_empty(y, axes, plans, extreme_values(x.dtype)[1 if is_min else 0])
+    _fill_empty(idx, axes, plans, -1)
+    return y, idx
+
+
+def window_sum(x, axes, plans, *, nthreads, acc=None):
+    """Window sums of ``x`` in its accumulator dtype (int64, uint64 or float64)."""
+    kx = kernel_view(x)
+    acc = acc or accum_dtype(x.dtype)
+    y = _run(_k.sum_pass, kx, axes, plans, nthreads, acc, None)
+    _fill_empty(y, axes, plans, 0)
+    return y
+
+
+def _kernel_dest(dest, dtype):
+    """Let the last pass write straight into ``out=`` when the types agree."""
+    if dest is not None and dest.dtype == dtype and dest.flags.c_contiguous:
+        return dest
+    return None
+
+
+def _from_kernel(y, dtype):
+    if y.dtype == dtype:
+        return y
+    if dtype.kind == "b":
+        return y.view(np.bool_)
+    return y.astype(dtype)
+
+
+def pooled_grid(ndim, axes, vectors):
+    """Broadcastable per-axis vectors: ``vectors[i]`` laid along ``axes[i]``."""
+    grids = []
+    for ax, v in zip(axes, vectors):
+        shape = [1] * ndim
+        shape[ax] = len(v)
+        grids.append(np.asarray(v).reshape(shape))
+    return grids
+
+
+def _fill_empty(y, axes, plans, value):
+    """Windows that hold no input element (dilated windows in the padding)."""
+    if not any(p.has_empty for p in plans):
+        return
+    empty = np.zeros((1,) * y.ndim, bool)
+    for g in pooled_grid(y.ndim, axes, [p.count == 0 for p in plans]):
+        empty = empty | g
+    np.copyto(y, value, where=empty, casting="unsafe")

@@ -1,0 +1,149 @@
+"""Per-axis window planning: all shape arithmetic and parameter validation.
+
+Every rectangular pooling method reduces, for each output position, a product of
+one interval per pooled axis.  This module plans those intervals for one axis at
+a time, in Python integers, before any kernel runs.  A plan says, for every
+output position ``o`` along the axis,
+
+* ``start[o]``: the first *valid* tap (an index into the axis, ``0 <= start < n``),
+* ``count[o]``: how many valid taps the window has (0 only for a dilated window
+  that falls entirely into padding),
+* ``padded[o]``: how many taps lie in the padded extent ``[-before, n + after)``,
+  the divisor PyTorch's ``count_include_pad=True`` uses,
+
+so that a kernel only ever reads ``x[start + j * dilation]`` for ``j < count``.
+"""
+from __future__ import annotations
+
+import numbers
+import operator
+from dataclasses import dataclass
+
+import numpy as np
+
+# Window arithmetic is done in int64 when every quantity provably fits, and in
+# Python integers (object arrays) otherwise, so a kernel_size of 2**62 is either
+# planned exactly or rejected, never wrapped.
+_INT64_SAFE = 2**62
+
+
+@dataclass(frozen=True)
+class AxisPlan:
+    n: int              # input length along the axis
+    out: int            # output length
+    kernel: int
+    stride: int
+    dilation: int
+    before: int         # padding before the first element
+    after: int          # padding after the last element
+    start: np.ndarray   # (out,) intp, first valid tap
+    count: np.ndarray   # (out,) intp, number of valid taps
+    padded: np.ndarray  # (out,) float64, taps inside the padded extent
+
+    @property
+    def has_empty(self):
+        return bool(self.out and self.count.min() == 0)
+
+
+def as_size(value, name, *, minimum=1):
+    """An integer parameter: Python or NumPy int, not bool, not float."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {value!r} "
+                        f"of type {type(value).__name__}")
+    value = operator.index(value)
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def per_axis(value, k, name, *, minimum=1, allow=()):
+    """Broadcast an int, or check a sequence of length k, into a tuple of sizes.
+
+    Strings in ``allow`` (such as "same") pass through unchanged.
+    """
+    if isinstance(value, str):
+        if value in allow:
+            return (value,) * k
+        raise ValueError(f"{name} must be an integer, a sequence of integers"
+                         + (f" or one of {allow}" if allow else "")
+                         + f", got {value!r}")
+    if isinstance(value, np.ndarray) and value.ndim > 1:
+        raise ValueError(f"{name} must be an integer or a 1-D sequence, "
+                         f"got an array of shape {value.shape}")
+    if np.ndim(value) == 0:
+        return (as_size(value, name, minimum=minimum),) * k
+    items = tuple(value)
+    if len(items) != k:
+        raise ValueError(f"{name} must have one entry per pooled axis ({k}), "
+                         f"got {len(items)}: {value!r}")
+    return tuple(as_size(v, f"{name}[{i}]", minimum=minimum)
+                 for i, v in enumerate(items))
+
+
+def output_length(n, kernel, stride, padding, dilation, ceil_mode, *, name="x"):
+    """PyTorch's rule for the pooled length of one axis, with symmetric padding."""
+    eff = dilation * (kernel - 1) + 1
+    out = (n + 2 * padding - eff + (stride - 1 if ceil_mode else 0)) // stride + 1
+    # In ceil mode the last window must start inside the input or the left padding.
+    if ceil_mode and out > 0 and (out - 1) * stride >= n + padding:
+        out -= 1
+    return out
+
+
+def plan_axis(n, kernel, stride, padding, dilation, ceil_mode, *, axis):
+    """Plan the windows of one axis of length ``n``.
+
+    ``padding`` is an int (both sides, PyTorch's limit ``padding <= kernel // 2``),
+    "valid" (0) or "same" (TensorFlow: ``out = ceil(n / stride)``, the odd padding
+    element after).  ``axis`` only names the axis in error messages.
+    """
+    eff = dilation * (kernel - 1) + 1
+    if padding == "same":
+        if ceil_mode:
+            raise ValueError("ceil_mode=True cannot be combined with padding='same', "
+                             "whose output length is already ceil(n / stride)")
+        out = -(-n // stride)
+        total = max((out - 1) * stride + eff - n, 0)
+        before, after = total // 2, total - total // 2
+    else:
+        if padding == "valid":
+            padding = 0
+        if padding > kernel // 2:
+            raise ValueError(
+                f"padding must be at most half the kernel size on axis {axis}: "
+                f"got padding={padding} with kernel_size={kernel}")
+        out = output_length(n, kernel, stride, padding, dilation, ceil_mode)
+        before = after = padding
+    if out < 1 and n > 0:
+        raise ValueError(
+            f"the window does not fit axis {axis}: length {n} with kernel_size={kernel}, "
+            f"dilation={dilation}, padding={padding} gives output length {out} < 1")
+    out = max(out, 0)
+    if n == 0:
+        # An empty axis pools to an empty axis (PyTorch rejects it; NumPy users
+        # expect empty in, empty out).
+        out = 0
+    start, count, padded = _windows(n, out, kernel, stride, dilation, before, after)
+    return AxisPlan(n, out, kernel, stride, dilation, before, after, start, count, padded)
+
+
+def _windows(n, out, kernel, stride, dilation, before, after):
+    big = max(n, kernel * dilation, out * stride, before, after) >= _INT64_SAFE
+    dt = object if big else np.int64
+    lo = np.arange(out, dtype=np.int64).astype(dt) * stride - before   # raw first tap
+    d = dilation
+    first = np.maximum(0, (-lo + d - 1) // d)                # first tap at >= 0
+    last = np.minimum(kernel, (n - 1 - lo) // d + 1)         # one past the last tap < n
+    count = np.maximum(last - first, 0)
+    start = np.where(count > 0, lo + first * d, 0)
+    padded = np.minimum(kernel, (n + after - 1 - lo) // d + 1)
+    return (start.astype(np.intp), count.astype(np.intp), padded.astype(np.float64))
+
+
+def plan_axes(shape, axes, kernel_size, stride, padding, dilation, ceil_mode):
+    """Validate per-axis parameters and plan every pooled axis.
+
+    ``kernel_size`` etc. are already tuples with one entry per pooled axis.
+    """
+    return [plan_axis(shape[ax], k, s, p, d, ceil_mode, axis=ax)
+            for ax, k, s, p, d in zip(axes, kernel_size, stride, padding, dilation)]

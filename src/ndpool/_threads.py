@@ -1,0 +1,28 @@
+"""Thread counts: resolved in Python to an int >= 1 before a kernel starts."""
+import os
+
+from ._planning import as_size
+
+
+def available_cores():
+    """Cores this process may use, capped by OMP_NUM_THREADS when it is set."""
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        n = os.cpu_count() or 1
+    env = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
+    if env.isdigit() and int(env) > 0:
+        n = min(n, int(env))
+    return max(n, 1)
+
+
+def resolve_workers(workers):
+    """``None`` or -1: every available core; n >= 1: at most n threads."""
+    if workers is None or (not isinstance(workers, bool) and workers == -1):
+        return available_cores()
+    return as_size(workers, "workers")
+
+
+def clamp(nthreads, work):
+    """No more threads than independent pieces of work (and at least one)."""
+    return int(max(1, min(nthreads, work)))

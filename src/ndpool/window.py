@@ -1,0 +1,254 @@
+"""The window family: max, min, average and sum pooling, and max-unpooling.
+
+PyTorch semantics (torch 2.13 CPU is the oracle) in any number of dimensions,
+on NumPy arrays laid out channels-first or channels-last.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import _engine
+from ._docs import doc
+from ._dtypes import as_array, mean_dtype, sum_dtype
+from ._kernels import unpool as _unpool_k
+from ._layout import permute, resolve_axes
+from ._planning import as_size, per_axis, plan_axes
+from ._threads import clamp, resolve_workers
+
+__all__ = ["max_pool", "min_pool", "avg_pool", "sum_pool", "max_unpool"]
+
+
+class WindowSpec:
+    """A validated call: the array, its pooled axes and their per-axis plans."""
+
+    def __init__(self, x, kernel_size, stride, padding, dilation, ceil_mode,
+                 axes, channel_axis):
+        self.x = as_array(x)
+        if stride is None:
+            stride = kernel_size
+        if not isinstance(ceil_mode, (bool, np.bool_)):
+            raise TypeError(f"ceil_mode must be True or False, got {ceil_mode!r}")
+        raw = {"kernel_size": kernel_size, "stride": stride,
+               "padding": padding, "dilation": dilation}
+        self.axes, order = resolve_axes(self.x.ndim, axes, channel_axis, raw)
+        k = len(self.axes)
+        sizes = {
+            "kernel_size": per_axis(kernel_size, k, "kernel_size"),
+            "stride": per_axis(stride, k, "stride"),
+            "padding": per_axis(padding, k, "padding", minimum=0, allow=("same", "valid")),
+            "dilation": per_axis(dilation, k, "dilation"),
+        }
+        sizes = {name: permute(v, order) for name, v in sizes.items()}
+        self.kernel_size = sizes["kernel_size"]
+        self.stride = sizes["stride"]
+        self.padding = sizes["padding"]
+        self.plans = plan_axes(self.x.shape, self.axes, sizes["kernel_size"],
+                               sizes["stride"], sizes["padding"], sizes["dilation"],
+                               bool(ceil_mode))
+
+    @property
+    def out_shape(self):
+        shape = list(self.x.shape)
+        for ax, plan in zip(self.axes, self.plans):
+            shape[ax] = plan.out
+        return tuple(shape)
+
+
+def _check_out(out, shape, dtype, name="out"):
+    """``out=`` must be a writeable ndarray of exactly the result's shape and dtype."""
+    if out is None:
+        return None
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"{name} must be a numpy.ndarray, got {type(out).__name__}")
+    if out.shape != tuple(shape):
+        raise ValueError(f"{name} has shape {out.shape}, the result has shape {tuple(shape)}")
+    if out.dtype != dtype:
+        raise ValueError(f"{name} has dtype {out.dtype}, the result has dtype {dtype}")
+    if not out.flags.writeable:
+        raise ValueError(f"{name} is read-only")
+    return out
+
+
+def _deliver(result, out):
+    if out is None:
+        return result
+    if result is not out:
+        np.copyto(out, result)
+    return out
+
+
+def _direct_dest(out, x):
+    """``out`` may be written by a kernel only if it cannot alias the input."""
+    if out is not None and not np.may_share_memory(out, x):
+        return out
+    return None
+
+
+def _extremum(x, kernel_size, stride, padding, dilation, ceil_mode, axes,
+              channel_axis, return_indices, out, workers, is_min):
+    spec = WindowSpec(x, kernel_size, stride, padding, dilation, ceil_mode,
+                      axes, channel_axis)
+    out = _check_out(out, spec.out_shape, spec.x.dtype.newbyteorder("="))
+    nthreads = resolve_workers(workers)
+    if return_indices:
+        values, indices = _engine.arg_extremum(spec.x, spec.axes, spec.plans,
+                                               is_min=is_min, nthreads=nthreads)
+        return _deliver(values, out), indices
+    values = _engine.extremum(spec.x, spec.axes, spec.plans, is_min=is_min,
+                              nthreads=nthreads, dest=_direct_dest(out, spec.x))
+    return _deliver(values, out)
+
+
+@doc("max")
+def max_pool(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, *,
+             axes=None, channel_axis=None, return_indices=False, out=None, workers=None):
+    return _extremum(x, kernel_size, stride, padding, dilation, ceil_mode, axes,
+                     channel_axis, return_indices, out, workers, is_min=False)
+
+
+@doc("min")
+def min_pool(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, *,
+             axes=None, channel_axis=None, return_indices=False, out=None, workers=None):
+    return _extremum(x, kernel_size, stride, padding, dilation, ceil_mode, axes,
+                     channel_axis, return_indices, out, workers, is_min=True)
+
+
+@doc("sum")
+def sum_pool(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, *,
+             axes=None, channel_axis=None, out=None, workers=None):
+    spec = WindowSpec(x, kernel_size, stride, padding, dilation, ceil_mode,
+                      axes, channel_axis)
+    dtype = sum_dtype(spec.x.dtype)
+    out = _check_out(out, spec.out_shape, dtype)
+    acc = _engine.window_sum(spec.x, spec.axes, spec.plans,
+                             nthreads=resolve_workers(workers))
+    if out is not None:
+        np.copyto(out, acc, casting="unsafe")
+        return out
+    return acc.astype(dtype, copy=False)
+
+
+@doc("avg")
+def avg_pool(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+             count_include_pad=True, divisor_override=None, *, axes=None,
+             channel_axis=None, out=None, workers=None):
+    spec = WindowSpec(x, kernel_size, stride, padding, dilation, ceil_mode,
+                      axes, channel_axis)
+    if divisor_override is not None:
+        divisor_override = as_size(divisor_override, "divisor_override")
+    dtype = mean_dtype(spec.x.dtype)
+    out = _check_out(out, spec.out_shape, dtype)
+    acc = _engine.window_sum(spec.x, spec.axes, spec.plans,
+                             nthreads=resolve_workers(workers), acc=np.dtype(np.float64))
+    if divisor_override is not None:
+        divisor = float(divisor_override)
+    else:
+        per_axis_div = [p.padded if count_include_pad else p.count.astype(np.float64)
+                        for p in spec.plans]
+        divisor = 1.0
+        for g in _engine.pooled_grid(acc.ndim, spec.axes, per_axis_div):
+            divisor = divisor * g
+    result = out if out is not None else np.empty(spec.out_shape, dtype)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        np.divide(acc, divisor, out=result, casting="unsafe")
+    # A window without elements averages to 0 (PyTorch's guard), never 0/0.
+    _engine._fill_empty(result, spec.axes, spec.plans, 0)
+    return result
+
+
+def max_unpool(x, indices, kernel_size, stride=None, padding=0, output_size=None, *,
+               axes=None, channel_axis=None, workers=None):
+    """Scatter pooled maxima back to their positions; the rest is zero.
+
+    The inverse of ``max_pool(..., return_indices=True)`` as in PyTorch's
+    ``max_unpool1d/2d/3d``, in any number of dimensions.
+
+    Parameters
+    ----------
+    x : ndarray
+        Pooled values.
+    indices : ndarray of int, same shape as ``x``
+        Flat indices into the pooled sub-shape of the output, as returned by
+        ``max_pool(..., return_indices=True)``; -1 (an empty window) is skipped.
+    kernel_size, stride, padding : int or sequence of int
+        The parameters of the pooling being undone.
+    output_size : sequence of int, optional
+        The pooled axes' output lengths (or the whole output shape).  By
+        default ``(n - 1) * stride - 2 * padding + kernel_size`` per axis; as in
+        PyTorch, a given size must lie strictly within ``stride`` of that.
+    axes, channel_axis, workers
+        As for :func:`max_pool`.
+
+    Returns
+    -------
+    ndarray
+        Same dtype as ``x``; unpooled axes unchanged.  Where two windows
+        report the same index, the later one in row-major order wins.
+
+    Examples
+    --------
+    >>> import numpy as np, ndpool
+    >>> x = np.array([[1, 5, 2, 0], [3, 4, 8, 6]], dtype=np.float32)
+    >>> v, i = ndpool.max_pool(x, (2, 2), return_indices=True)
+    >>> ndpool.max_unpool(v, i, (2, 2))
+    array([[0., 5., 0., 0.],
+           [0., 0., 8., 0.]], dtype=float32)
+    """
+    x = as_array(x)
+    idx = np.asarray(indices)
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"indices must have an integer dtype, got {idx.dtype}")
+    if idx.shape != x.shape:
+        raise ValueError(f"indices has shape {idx.shape} but x has shape {x.shape}")
+    if stride is None:
+        stride = kernel_size
+    raw = {"kernel_size": kernel_size, "stride": stride, "padding": padding}
+    pooled, order = resolve_axes(x.ndim, axes, channel_axis, raw)
+    k = len(pooled)
+    kernel_size, stride, padding = (
+        permute(per_axis(v, k, name, minimum=m), order)
+        for v, name, m in ((kernel_size, "kernel_size", 1), (stride, "stride", 1),
+                           (padding, "padding", 0)))
+    default = [(x.shape[ax] - 1) * s - 2 * p + kk
+               for ax, kk, s, p in zip(pooled, kernel_size, stride, padding)]
+    sizes = _unpool_sizes(output_size, default, stride, pooled, order, x.ndim)
+    plane = int(np.prod(sizes, dtype=np.int64))
+    if idx.size and (idx.min() < -1 or idx.max() >= plane):
+        raise ValueError(f"indices must lie in [0, {plane}) (the pooled output plane "
+                         f"of shape {tuple(sizes)}) or be -1, got values in "
+                         f"[{idx.min()}, {idx.max()}]")
+    others = [a for a in range(x.ndim) if a not in pooled]
+    moved = list(others) + list(pooled)
+    planes = int(np.prod([x.shape[a] for a in others], dtype=np.int64))
+    word = np.dtype(f"u{x.dtype.itemsize}")
+    kin = int(np.prod([x.shape[a] for a in pooled], dtype=np.int64))
+    xv = np.ascontiguousarray(x.transpose(moved)).view(word).reshape(planes, kin)
+    iv = np.ascontiguousarray(idx.transpose(moved), dtype=np.intp).reshape(planes, kin)
+    res = np.zeros((planes, plane), word)
+    _unpool_k.scatter(xv, iv, res, clamp(resolve_workers(workers), planes))
+    res = res.view(x.dtype.newbyteorder("=")).reshape([x.shape[a] for a in others] + sizes)
+    return np.ascontiguousarray(res.transpose(np.argsort(moved)))
+
+
+def _unpool_sizes(output_size, default, stride, pooled, order, ndim):
+    if output_size is None:
+        sizes = default
+    else:
+        given = [as_size(s, "output_size", minimum=0) for s in output_size]
+        if len(given) == ndim and len(given) != len(pooled):
+            given = [given[a] for a in pooled]
+        elif len(given) == len(pooled):
+            given = list(permute(given, order))
+        else:
+            raise ValueError(f"output_size must have {len(pooled)} entries (one per "
+                             f"pooled axis) or {ndim} (the whole shape), got {len(given)}")
+        for g, d, s in zip(given, default, stride):
+            if not d - s < g < d + s:
+                raise ValueError(f"output_size {tuple(given)} is invalid: each entry must "
+                                 f"lie strictly between default - stride and default + "
+                                 f"stride around {tuple(default)}")
+        sizes = given
+    if any(s < 1 for s in sizes):
+        raise ValueError(f"max_unpool output size {tuple(sizes)} must be positive")
+    return [int(s) for s in sizes]
+
