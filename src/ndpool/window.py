@@ -209,9 +209,12 @@ def max_unpool(x, indices, kernel_size, stride=None, padding=0, output_size=None
         permute(per_axis(v, k, name, minimum=m), order)
         for v, name, m in ((kernel_size, "kernel_size", 1), (stride, "stride", 1),
                            (padding, "padding", 0)))
-    default = [(x.shape[ax] - 1) * s - 2 * p + kk
+    # An empty axis unpools to an empty axis, as it pools to one.
+    default = [(x.shape[ax] - 1) * s - 2 * p + kk if x.shape[ax] else 0
                for ax, kk, s, p in zip(pooled, kernel_size, stride, padding)]
     sizes = _unpool_sizes(output_size, default, stride, pooled, order, x.ndim)
+    if any(s < 1 and x.shape[ax] for s, ax in zip(sizes, pooled)):
+        raise ValueError(f"max_unpool output size {tuple(sizes)} must be positive")
     plane = int(np.prod(sizes, dtype=np.int64))
     if idx.size and (idx.min() < -1 or idx.max() >= plane):
         raise ValueError(f"indices must lie in [0, {plane}) (the pooled output plane "
@@ -248,7 +251,5 @@ def _unpool_sizes(output_size, default, stride, pooled, order, ndim):
                                  f"lie strictly between default - stride and default + "
                                  f"stride around {tuple(default)}")
         sizes = given
-    if any(s < 1 for s in sizes):
-        raise ValueError(f"max_unpool output size {tuple(sizes)} must be positive")
     return [int(s) for s in sizes]
 

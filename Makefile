@@ -1,0 +1,53 @@
+# ndpool: every target builds what it needs, starting from nothing but python3.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PY     := $(BIN)/python
+KERNELS := $(wildcard src/ndpool/_kernels/*.pyx src/ndpool/_kernels/*.pxd)
+PYTEST_ARGS ?=
+
+.PHONY: all install build demo test debug-test bench book clean help
+
+all: test
+
+help:
+	@echo "make demo        pool the bundled cat image with every method, time it"
+	@echo "make test        build, then run the test suite (torch and skimage oracles)"
+	@echo "make debug-test  rebuild with bounds checks on, run the suite, rebuild release"
+	@echo "make bench       run the benchmark harness, store results in benchmarks/results/"
+	@echo "make clean       remove build outputs and the virtual environment"
+
+# The environment: build tools first, so the package builds without isolation.
+$(VENV)/.deps: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q "setuptools>=68" wheel "Cython>=3.0" "numpy>=1.25"
+	$(BIN)/pip install -q --no-build-isolation -e ".[test,demo]"
+	touch $@
+
+# The compiled kernels, rebuilt in place whenever a .pyx/.pxd or setup.py changes.
+$(VENV)/.built: $(VENV)/.deps $(KERNELS) setup.py
+	$(PY) setup.py -q build_ext --inplace -j 2
+	touch $@
+
+install build: $(VENV)/.built
+
+demo: $(VENV)/.built
+	$(BIN)/ndpool demo
+
+test: $(VENV)/.built
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+# Bounds checks, wraparound and initialisation checks on; the release build
+# is restored afterwards whether or not the tests pass.
+debug-test: $(VENV)/.deps
+	NDPOOL_DEBUG=1 $(PY) setup.py -q build_ext --inplace -j 2
+	$(PY) -c "import ndpool, sys; sys.exit(not ndpool.show_config()['debug_build'])"
+	$(PY) -m pytest -q -x $(PYTEST_ARGS); status=$$?; \
+	  $(PY) setup.py -q build_ext --inplace -j 2; touch $(VENV)/.built; exit $$status
+
+bench: $(VENV)/.built
+	$(PY) benchmarks/run.py $(BENCH_ARGS)
+
+clean:
+	rm -rf build $(VENV) src/*.egg-info book/_build
+	rm -f src/ndpool/_kernels/*.c src/ndpool/_kernels/*.so src/ndpool/_kernels/*.html

@@ -1,0 +1,54 @@
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import ndpool
+
+
+def test_show_config(capsys):
+    cfg = ndpool.show_config()
+    printed = capsys.readouterr().out
+    assert cfg["version"] == ndpool.__version__ in printed
+    assert "openmp" in printed and cfg["threads"] >= 1
+
+
+@pytest.mark.skipif(os.environ.get("NDPOOL_NO_OPENMP") == "1",
+                    reason="serial build requested on purpose")
+def test_build_has_openmp():
+    # A build that silently lost OpenMP runs everything on one core.
+    assert ndpool.show_config(file=open(os.devnull, "w"))["openmp"]
+
+
+def test_public_names_are_documented():
+    for name in ndpool.__all__:
+        func = getattr(ndpool, name)
+        assert func.__doc__ and "Examples" in func.__doc__, name
+
+
+def test_docstring_examples():
+    import doctest
+    import ndpool.window as window
+    result = doctest.testmod(window, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 5 and result.failed == 0
+
+
+def test_cli_info_and_errors(tmp_path):
+    run = [sys.executable, "-m", "ndpool"]
+    out = subprocess.run(run + ["info"], capture_output=True, text=True)
+    assert out.returncode == 0 and "openmp" in out.stdout
+    bad = subprocess.run(run + ["nonsense"], capture_output=True, text=True)
+    assert bad.returncode != 0 and "invalid choice" in bad.stderr
+
+
+def test_cli_demo_writes_figure(tmp_path):
+    pytest.importorskip("skimage")
+    pytest.importorskip("matplotlib")
+    fig = tmp_path / "demo.png"
+    out = subprocess.run([sys.executable, "-m", "ndpool", "demo", "-o", str(fig),
+                          "--repeat", "1"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert fig.stat().st_size > 10_000 and "MISMATCH" not in out.stdout
+    assert np.frombuffer(fig.read_bytes()[:8], np.uint8).tolist()[:4] == [137, 80, 78, 71]

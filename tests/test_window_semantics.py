@@ -1,0 +1,129 @@
+"""Behaviour the differential suites do not pin down: out=, dtypes, odd inputs, threads."""
+import numpy as np
+import pytest
+
+import ndpool
+from ndpool._threads import available_cores, resolve_workers
+
+
+def test_out_is_filled_and_returned():
+    x = np.random.default_rng(0).standard_normal((3, 8, 8)).astype(np.float32)
+    for f, dt in ((ndpool.max_pool, np.float32), (ndpool.avg_pool, np.float32),
+                  (ndpool.sum_pool, np.float32)):
+        out = np.full((3, 4, 4), 7, dt)
+        assert f(x, (2, 2), out=out) is out
+        np.testing.assert_array_equal(out, f(x, (2, 2)))
+
+
+def test_out_non_contiguous_and_overlapping():
+    x = np.arange(64, dtype=np.float64).reshape(8, 8)
+    big = np.zeros((4, 8))
+    out = big[:, ::2]
+    ndpool.max_pool(x, 2, out=out)
+    np.testing.assert_array_equal(out, ndpool.max_pool(x, 2))
+    expect = ndpool.max_pool(x, 2)
+    ndpool.max_pool(x, 2, out=x[:4, :4])           # overlaps its own input
+    np.testing.assert_array_equal(x[:4, :4], expect)
+
+
+@pytest.mark.parametrize("dtype,sum_dt,avg_dt", [
+    (np.bool_, np.int64, np.float64), (np.int8, np.int64, np.float64),
+    (np.uint8, np.uint64, np.float64), (np.int32, np.int64, np.float64),
+    (np.uint64, np.uint64, np.float64), (np.float16, np.float16, np.float16),
+    (np.float32, np.float32, np.float32), (np.float64, np.float64, np.float64),
+])
+def test_dtype_rules(dtype, sum_dt, avg_dt):
+    x = np.ones((4, 4), dtype)
+    assert ndpool.max_pool(x, 2).dtype == dtype
+    assert ndpool.min_pool(x, 2).dtype == dtype
+    assert ndpool.sum_pool(x, 2).dtype == sum_dt
+    assert ndpool.sum_pool(x, 2).dtype == np.sum(x[:2, :2]).dtype
+    assert ndpool.avg_pool(x, 2).dtype == avg_dt
+    assert ndpool.avg_pool(x, 2).dtype == np.mean(x[:2, :2]).dtype
+
+
+def test_integer_sums_do_not_wrap():
+    x = np.full((4, 4), 255, np.uint8)
+    assert ndpool.sum_pool(x, 4)[0, 0] == 255 * 16
+    y = np.full((2, 2), np.iinfo(np.int16).min, np.int16)
+    assert ndpool.sum_pool(y, 2)[0, 0] == 4 * np.iinfo(np.int16).min
+    assert ndpool.avg_pool(y, 2)[0, 0] == np.iinfo(np.int16).min
+
+
+def test_nan_propagates_and_last_nan_is_reported():
+    x = np.array([[1.0, np.nan], [np.nan, 4.0]])
+    v, i = ndpool.max_pool(x, 2, return_indices=True)
+    assert np.isnan(v[0, 0]) and i[0, 0] == 2
+    v, i = ndpool.min_pool(x, 2, return_indices=True)
+    assert np.isnan(v[0, 0]) and i[0, 0] == 2
+
+
+def test_empty_dilated_window():
+    v, i = ndpool.max_pool(np.array([1.0, 2.0]), 2, stride=1, padding=1, dilation=3,
+                           return_indices=True)
+    assert v.tolist() == [-np.inf] and i.tolist() == [-1]
+    assert ndpool.avg_pool(np.array([1.0, 2.0]), 2, 1, 1, 3,
+                           count_include_pad=False).tolist() == [0.0]
+    assert ndpool.max_pool(np.array([1, 2], np.int8), 2, 1, 1, 3).tolist() == [-128]
+
+
+def test_zero_size_arrays():
+    assert ndpool.max_pool(np.zeros((0, 4)), 2).shape == (0, 2)
+    assert ndpool.avg_pool(np.zeros((3, 0, 4)), (2, 2)).shape == (3, 0, 2)
+    v, i = ndpool.max_pool(np.zeros((0, 4)), 2, return_indices=True)
+    assert v.shape == i.shape == (0, 2)
+    assert ndpool.max_unpool(v, i, 2).shape == (0, 4)
+
+
+def test_scalar_input_rejected():
+    with pytest.raises(ValueError, match="nothing to pool"):
+        ndpool.max_pool(np.float32(3), 2)
+
+
+@pytest.mark.parametrize("make", [
+    lambda a: np.asfortranarray(a),
+    lambda a: a[::-1, ::-1],
+    lambda a: a.astype(a.dtype.newbyteorder()),
+    lambda a: np.lib.stride_tricks.as_strided(a[:1], a.shape, (0,) + a.strides[1:]),
+])
+def test_odd_layouts(make):
+    base = np.random.default_rng(1).integers(0, 100, (6, 9)).astype(np.float32)
+    x = make(base)
+    x.flags.writeable = False
+    before = x.copy()
+    ref = np.ascontiguousarray(x).astype(np.float32)
+    for f in (ndpool.max_pool, ndpool.avg_pool, ndpool.sum_pool):
+        np.testing.assert_array_equal(f(x, (3, 2), 1), f(ref, (3, 2), 1))
+    np.testing.assert_array_equal(x, before)
+
+
+def test_lists_are_accepted():
+    assert ndpool.max_pool([[1, 2], [3, 4]], 2).tolist() == [[4]]
+
+
+def test_workers_bit_identical():
+    x = np.random.default_rng(2).standard_normal((3, 17, 33, 5)).astype(np.float32)
+    for f in (ndpool.avg_pool, ndpool.max_pool):
+        ref = f(x, (3, 3), 2, 1, channel_axis=-1, workers=1)
+        for w in (2, 3, 8, None, -1):
+            np.testing.assert_array_equal(f(x, (3, 3), 2, 1, channel_axis=-1, workers=w), ref)
+
+
+def test_workers_resolution(monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert available_cores() == 1
+    assert resolve_workers(None) == 1
+    assert resolve_workers(5) == 5
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    assert resolve_workers(-1) == available_cores() >= 1
+
+
+def test_unpool_roundtrip_channels_last():
+    rng = np.random.default_rng(3)
+    x = rng.random((2, 6, 8, 3)) + 1  # positive: re-pooling the zeros keeps the maxima
+    v, i = ndpool.max_pool(x, 2, channel_axis=-1, axes=(1, 2), return_indices=True)
+    u = ndpool.max_unpool(v, i, 2, axes=(1, 2))
+    assert u.shape == x.shape
+    # every kept maximum is back in place; everything else is zero
+    np.testing.assert_array_equal(ndpool.max_pool(u, 2, axes=(1, 2)), v)
+    assert np.count_nonzero(u) == v.size
