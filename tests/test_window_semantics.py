@@ -127,3 +127,10 @@ def test_unpool_roundtrip_channels_last():
     # every kept maximum is back in place; everything else is zero
     np.testing.assert_array_equal(ndpool.max_pool(u, 2, axes=(1, 2)), v)
     assert np.count_nonzero(u) == v.size
+
+
+def test_unpool_skips_empty_windows():
+    v, i = ndpool.max_pool(np.array([1.0, 2.0]), 2, stride=1, padding=1, dilation=3,
+                           return_indices=True)
+    assert i.tolist() == [-1]
+    assert ndpool.max_unpool(v, i, 2, stride=1, output_size=(2,)).tolist() == [0.0, 0.0]

@@ -88,6 +88,8 @@ def _kernel_dest(dest, dtype):
 
 
 def _from_kernel(y, dtype):
+    """Back from the kernel type to ``dtype``, always in native byte order."""
+    dtype = dtype.newbyteorder("=")
     if y.dtype == dtype:
         return y
     if dtype.kind == "b":

@@ -1,0 +1,263 @@
+"""Differential tests: ndpool's window family against the NumPy oracle, in N-D, all dtypes."""
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+import ndpool
+from reference import plan_axis, reference_pool, reference_unpool
+
+
+def examples(n):
+    """Settings for n examples under the default `ci` profile (conftest.py), scaled
+    with the loaded profile's max_examples (so `fuzz` runs 50 times as many)."""
+    return settings(max_examples=max(1, n * settings.default.max_examples // 100),
+                    deadline=None, suppress_health_check=[
+                        HealthCheck.filter_too_much, HealthCheck.too_slow,
+                        HealthCheck.data_too_large])
+
+
+DTYPES = [np.bool_, np.int8, np.uint8, np.int16, np.uint16, np.int32, np.uint32,
+          np.int64, np.uint64, np.float16, np.float32, np.float64]
+FUNCS = {"max": ndpool.max_pool, "min": ndpool.min_pool,
+         "sum": ndpool.sum_pool, "avg": ndpool.avg_pool}
+RTOL = {np.dtype(np.float16): 1e-2, np.dtype(np.float32): 1e-5, np.dtype(np.float64): 1e-6}
+
+
+@st.composite
+def nd_cases(draw, method, dtypes=DTYPES, for_unpool=False):
+    """An N-D input, its pooled axes, and ndpool / reference arguments for one call.
+
+    Three layouts: `axes` given explicitly; a kernel sequence of length k (the last k
+    non-channel axes are pooled); all-int parameters (every non-channel axis is pooled).
+    for_unpool: no dilation and integer padding, so that the input's size is a valid
+    max_unpool output_size (torch's rule: within one stride of the default size).
+    """
+    mode = draw(st.sampled_from(["axes", "sequence", "int"]))
+    npool = draw(st.integers(1, 4))
+    nbatch = 0 if mode == "int" else draw(st.integers(0, 2))
+    has_channel = mode != "axes" and draw(st.booleans())
+    ndim = npool + nbatch + has_channel
+    channel = draw(st.integers(0, ndim - 1)) if has_channel else None
+    if mode == "axes":
+        pooled = sorted(draw(st.lists(st.integers(0, ndim - 1), min_size=npool,
+                                      max_size=npool, unique=True)))
+    else:
+        pooled = [a for a in range(ndim) if a != channel][-npool:]
+    max_len = {1: 12, 2: 7, 3: 5, 4: 4}[npool]
+    shape = [draw(st.integers(1, max_len)) if a in pooled else draw(st.integers(1, 3))
+             for a in range(ndim)]
+
+    def per_axis(strategy):
+        if mode == "int" or draw(st.booleans()):  # broadcast one int
+            return draw(strategy)
+        return draw(st.lists(strategy, min_size=npool, max_size=npool))
+
+    def expand(v):
+        return [v] * npool if isinstance(v, int) else v
+
+    k = draw(st.integers(1, 3)) if mode == "int" else draw(
+        st.lists(st.integers(1, 3 if npool > 2 else 4), min_size=npool, max_size=npool))
+    stride = draw(st.none() | st.just(per_axis(st.integers(1, 3))))
+    dilation = 1 if for_unpool else per_axis(st.integers(1, 3))
+    padding = "int"
+    if not for_unpool and draw(st.booleans()):
+        padding = draw(st.sampled_from(["same", "valid"]))
+    if padding == "int":
+        if mode == "int" or draw(st.booleans()):
+            padding = draw(st.integers(0, min(expand(k)) // 2))
+        else:
+            padding = [draw(st.integers(0, ki // 2)) for ki in k]
+    # ndpool refuses ceil_mode with "same", whose length is already ceil(n / stride)
+    ceil_mode = padding != "same" and draw(st.booleans())
+    pads = [padding] * npool if isinstance(padding, str) else expand(padding)
+    per_axis_args = zip(expand(k), expand(k if stride is None else stride), pads,
+                        expand(dilation))
+    assume(all(plan_axis(shape[a], *args, ceil_mode)[0] >= 1
+               for a, args in zip(pooled, per_axis_args)))
+
+    if mode == "axes":  # sometimes negative, still in ascending order
+        axes = tuple(a - ndim if draw(st.booleans()) else a for a in pooled)
+    dtype = np.dtype(draw(st.sampled_from(dtypes)))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    kind = draw(st.sampled_from(["wide", "ties", "special"]))
+    x = make_data(rng, shape, dtype, method, kind)
+    args = dict(kernel_size=k, stride=stride, padding=padding, dilation=dilation,
+                ceil_mode=ceil_mode)
+    layout = {"axes": axes} if mode == "axes" else {"channel_axis": channel}
+    if mode != "axes" and channel is not None and draw(st.booleans()):
+        layout["channel_axis"] = channel - ndim
+    if method == "avg":
+        args.update(count_include_pad=draw(st.booleans()),
+                    divisor_override=draw(st.none() | st.integers(1, 7)))
+    return dict(x=x, method=method, args=args, layout=layout, pooled=tuple(pooled))
+
+
+def make_data(rng, shape, dtype, method, kind):
+    if dtype.kind == "b":
+        return rng.random(shape) < 0.5
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        if kind == "ties":
+            return rng.integers(max(info.min, -2), min(info.max, 2), shape, dtype,
+                                endpoint=True)
+        x = rng.integers(info.min, info.max, shape, dtype, endpoint=True)
+        if kind == "special":  # extremes, so that sums wrap in the input dtype
+            x[rng.random(shape) < 0.3] = info.min
+            x[rng.random(shape) < 0.3] = info.max
+        return x
+    if kind == "wide":
+        return (10 * rng.standard_normal(shape)).astype(dtype)
+    x = rng.integers(-3, 3, shape).astype(dtype)
+    if kind == "special":
+        x[x == -3] = -np.inf
+        if method in ("max", "min"):  # sums get -inf only, else most would be NaN
+            x[x == 2] = np.inf
+        x[rng.random(shape) < 0.2] = np.nan
+    return x
+
+
+def call(case, x=None, **extra):
+    x = case["x"] if x is None else x
+    return FUNCS[case["method"]](x, **case["args"], **case["layout"], **extra)
+
+
+def reference(case, x=None, **extra):
+    x = case["x"] if x is None else x
+    return reference_pool(x, case["method"], **case["args"], axes=case["pooled"], **extra)
+
+
+def assert_close(got, want, case):
+    """Exact for integer results; floats within rtol of |want| + the window's sum of |x|."""
+    assert got.dtype == want.dtype, (got.dtype, want.dtype)
+    assert got.shape == want.shape
+    if want.dtype.kind != "f" or case["method"] in ("max", "min"):
+        np.testing.assert_array_equal(got, want)
+        return
+    finite = np.isfinite(want)
+    np.testing.assert_array_equal(got[~finite], want[~finite])
+    # Summation order may differ; the rounding error is bounded by eps * sum(|x|).
+    abs_case = dict(case, method="sum", args={k: v for k, v in case["args"].items()
+                                             if k not in ("count_include_pad",
+                                                          "divisor_override")})
+    magnitude = reference(abs_case, x=np.abs(case["x"].astype(np.float64)))
+    rtol = RTOL[want.dtype]
+    err = np.abs(got[finite].astype(np.float64) - want[finite].astype(np.float64))
+    bound = rtol * (np.abs(want[finite].astype(np.float64)) + magnitude[finite])
+    assert np.all(err <= bound), (got, want)
+
+
+@pytest.mark.parametrize("method", ["max", "min"])
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@examples(20)
+@given(data=st.data())
+def test_extremum_with_indices(method, dtype, data):
+    case = data.draw(nd_cases(method, dtypes=[dtype]), label="case")
+    want_v, want_i = reference(case, return_indices=True)
+    got_v, got_i = call(case, return_indices=True)
+    assert got_v.dtype == case["x"].dtype and got_i.dtype == np.intp
+    np.testing.assert_array_equal(got_v, want_v)
+    np.testing.assert_array_equal(got_i, want_i)
+    np.testing.assert_array_equal(call(case), want_v)
+
+
+@pytest.mark.parametrize("method", ["sum", "avg"])
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@examples(20)
+@given(data=st.data())
+def test_sum_and_avg(method, dtype, data):
+    case = data.draw(nd_cases(method, dtypes=[dtype]), label="case")
+    assert_close(call(case), reference(case), case)
+
+
+@examples(150)
+@given(nd_cases("max", dtypes=[np.int16, np.float32, np.float64], for_unpool=True))
+def test_max_unpool_roundtrip(case):
+    values, idx = call(case, return_indices=True)
+    pooled_shape = [case["x"].shape[a] for a in case["pooled"]]
+    args = case["args"]
+    got = ndpool.max_unpool(values, idx, args["kernel_size"], args["stride"],
+                            args["padding"], output_size=pooled_shape, axes=case["pooled"])
+    want = reference_unpool(values, idx, pooled_shape, case["pooled"])
+    assert got.dtype == want.dtype
+    np.testing.assert_array_equal(got, want)
+
+
+def as_tuple(result):
+    return result if isinstance(result, tuple) else (result,)
+
+
+def _enlarged(case, target):
+    """The same call on a bigger array (output lengths only grow, so it stays valid)."""
+    x = case["x"]
+    m = max(1, int((target / x.size) ** (1 / x.ndim)))
+    rng = np.random.default_rng(x.size)
+    big = make_data(rng, [n * m for n in x.shape], x.dtype, case["method"], "special")
+    return dict(case, x=big)
+
+
+@examples(40)
+@given(st.sampled_from(list(FUNCS)).flatmap(nd_cases))
+def test_workers_bit_identical(case):
+    case = _enlarged(case, 60_000)
+    extra = {"return_indices": True} if case["method"] in ("max", "min") else {}
+    results = [as_tuple(call(case, workers=w, **extra)) for w in (1, 2, 3)]
+    for result in results[1:]:
+        for a, b in zip(results[0], result):
+            assert a.dtype == b.dtype
+            assert a.tobytes() == b.tobytes()
+
+
+def _layouts(x):
+    """Views and copies of x holding the same values in unusual memory layouts."""
+    strided = np.empty(x.shape[:-1] + (2 * x.shape[-1],), x.dtype)
+    strided[..., ::2] = x
+    flipped = x[::-1].copy()[::-1]
+    readonly = x.copy()
+    readonly.flags.writeable = False
+    swapped = x.astype(x.dtype.newbyteorder())
+    return {"fortran": np.asfortranarray(x), "strided": strided[..., ::2],
+            "negative": flipped, "readonly": readonly, "byteswapped": swapped}
+
+
+@examples(50)
+@given(st.sampled_from(list(FUNCS)).flatmap(nd_cases))
+def test_memory_layouts(case):
+    case = _enlarged(case, 3_000)
+    extra = {"return_indices": True} if case["method"] in ("max", "min") else {}
+    base = as_tuple(call(case, **extra))
+    for name, x in _layouts(case["x"]).items():
+        before = x.copy()
+        for a, b in zip(base, as_tuple(call(case, x=x, **extra))):
+            # byte order is checked in test_byteswapped_input_gives_native_output
+            assert a.dtype == b.dtype.newbyteorder("="), name
+            assert a.tobytes() == b.astype(a.dtype).tobytes(), name
+        assert x.tobytes() == before.tobytes(), f"{name} input modified"
+
+
+@pytest.mark.parametrize("method", list(FUNCS))
+@pytest.mark.parametrize("dtype", [np.int16, np.uint32, np.float32, np.float64])
+def test_byteswapped_input_gives_native_output(method, dtype):
+    # NumPy's reductions (np.max, np.sum, np.mean) return native byte order.
+    x = np.arange(24, dtype=np.dtype(dtype).newbyteorder()).reshape(4, 6)
+    kwargs = {"return_indices": True} if method in ("max", "min") else {}
+    for r in as_tuple(FUNCS[method](x, 2, **kwargs)):
+        assert r.dtype.isnative, r.dtype
+
+
+def test_integer_sum_wraps_like_numpy_and_avg_does_not():
+    # Four int8 127s: np.sum gives 508 as int64; the mean is 127.0 (no wrap in int8).
+    x = np.full((2, 2), 127, np.int8)
+    assert ndpool.sum_pool(x, 2).tolist() == [[508]]
+    assert ndpool.avg_pool(x, 2).tolist() == [[127.0]]
+    big = np.array([np.iinfo(np.int64).max, 1])
+    assert ndpool.sum_pool(big, 2).item() == np.sum(big)  # wraps, exactly as np.sum does
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_output_dtypes(dtype):
+    x = np.ones((4, 4), dtype)
+    assert ndpool.max_pool(x, 2).dtype == x.dtype
+    assert ndpool.min_pool(x, 2).dtype == x.dtype
+    assert ndpool.sum_pool(x, 2).dtype == np.sum(x).dtype
+    assert ndpool.avg_pool(x, 2).dtype == (x.dtype if x.dtype.kind == "f" else np.float64)
