@@ -15,10 +15,13 @@ pooled axes in array order.
 """
 from __future__ import annotations
 
+import math
 import numbers
 import operator
 
 import numpy as np
+
+from ._planning import is_sequence
 
 
 def normalize_axis(axis, ndim, name):
@@ -33,8 +36,7 @@ def normalize_axis(axis, ndim, name):
 
 def _sequence_length(params):
     """The common length of the sequence-valued parameters, or None if all are scalars."""
-    lengths = {name: len(v) for name, v in params.items()
-               if not isinstance(v, str) and np.ndim(v) > 0}
+    lengths = {name: len(v) for name, v in params.items() if is_sequence(v)}
     if not lengths:
         return None
     if len(set(lengths.values())) > 1:
@@ -50,7 +52,7 @@ def resolve_axes(ndim, axes, channel_axis, params):
     """
     channel = None if channel_axis is None else normalize_axis(channel_axis, ndim, "channel_axis")
     if axes is not None:
-        if np.ndim(axes) == 0:
+        if not is_sequence(axes):
             axes = (axes,)
         norm = [normalize_axis(a, ndim, "axes") for a in axes]
         if len(set(norm)) != len(norm):
@@ -89,6 +91,4 @@ def permute(values, order):
 
 def three_d(shape, axis):
     """The (outer, n, inner) shape of a C-contiguous array seen around ``axis``."""
-    outer = int(np.prod(shape[:axis], dtype=np.int64))
-    inner = int(np.prod(shape[axis + 1:], dtype=np.int64))
-    return outer, shape[axis], inner
+    return math.prod(shape[:axis]), shape[axis], math.prod(shape[axis + 1:])

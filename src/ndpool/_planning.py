@@ -15,6 +15,7 @@ so that a kernel only ever reads ``x[start + j * dilation]`` for ``j < count``.
 """
 from __future__ import annotations
 
+import functools
 import numbers
 import operator
 from dataclasses import dataclass
@@ -56,6 +57,15 @@ def as_size(value, name, *, minimum=1):
     return value
 
 
+def is_sequence(value):
+    """A per-axis sequence (list, tuple, 1-D array...), as opposed to one scalar."""
+    if isinstance(value, (str, numbers.Number, np.generic)):
+        return False
+    if isinstance(value, np.ndarray):
+        return value.ndim > 0
+    return hasattr(value, "__iter__")
+
+
 def per_axis(value, k, name, *, minimum=1, allow=()):
     """Broadcast an int, or check a sequence of length k, into a tuple of sizes.
 
@@ -70,7 +80,7 @@ def per_axis(value, k, name, *, minimum=1, allow=()):
     if isinstance(value, np.ndarray) and value.ndim > 1:
         raise ValueError(f"{name} must be an integer or a 1-D sequence, "
                          f"got an array of shape {value.shape}")
-    if np.ndim(value) == 0:
+    if not is_sequence(value):
         return (as_size(value, name, minimum=minimum),) * k
     items = tuple(value)
     if len(items) != k:
@@ -91,12 +101,19 @@ def output_length(n, kernel, stride, padding, dilation, ceil_mode, *, name="x"):
 
 
 def plan_axis(n, kernel, stride, padding, dilation, ceil_mode, *, axis):
-    """Plan the windows of one axis of length ``n``.
+    """Plan the windows of one axis of length ``n`` (cached: plans are immutable).
 
     ``padding`` is an int (both sides, PyTorch's limit ``padding <= kernel // 2``),
     "valid" (0) or "same" (TensorFlow: ``out = ceil(n / stride)``, the odd padding
     element after).  ``axis`` only names the axis in error messages.
     """
+    return _plan_axis(n, kernel, stride, padding, dilation, bool(ceil_mode), axis)
+
+
+# Planning costs ~15 us of small-array NumPy work per axis, which dominated
+# calls on small inputs; a loop pooling same-shaped arrays plans once.
+@functools.lru_cache(maxsize=512)
+def _plan_axis(n, kernel, stride, padding, dilation, ceil_mode, axis):
     eff = dilation * (kernel - 1) + 1
     if padding == "same":
         if ceil_mode:
@@ -137,7 +154,10 @@ def _windows(n, out, kernel, stride, dilation, before, after):
     count = np.maximum(last - first, 0)
     start = np.where(count > 0, lo + first * d, 0)
     padded = np.minimum(kernel, (n + after - 1 - lo) // d + 1)
-    return (start.astype(np.intp), count.astype(np.intp), padded.astype(np.float64))
+    arrays = (start.astype(np.intp), count.astype(np.intp), padded.astype(np.float64))
+    for a in arrays:
+        a.flags.writeable = False   # shared by every call that hits the cache
+    return arrays
 
 
 def plan_axes(shape, axes, kernel_size, stride, padding, dilation, ceil_mode):
