@@ -1,0 +1,463 @@
+"""Benchmark harness: ndpool against scikit-image, PyTorch CPU, NumPy and a plain copy.
+
+Run it as ``ndpool bench``, ``python -m ndpool._bench`` or ``python benchmarks/run.py``.
+Every timing is also reported as a ratio to the copy time of the same input, measured in
+the same run with the same number of threads: the machines we run on are shared and noisy,
+and ratios survive noise that absolute numbers do not (see benchmarks/README.md).
+
+Each case is one line in ``CASES``. Before a library is timed its answer is compared with
+the NumPy baseline, so the table never shows the speed of a wrong result.
+"""
+import argparse
+import contextlib
+import datetime
+import functools
+import io
+import itertools
+import json
+import math
+import os
+import platform
+import socket
+import statistics
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+import ndpool
+
+try:
+    import torch
+    import torch.nn.functional as F
+except ImportError:
+    torch = None
+try:
+    import skimage
+    from skimage.measure import block_reduce
+except ImportError:
+    skimage = block_reduce = None
+
+
+@dataclass(frozen=True)
+class Case:
+    """One benchmark: ``ndpool.<method>_pool(x, kernel, stride, padding, channel_axis=...)``.
+
+    ``kernel``, ``stride`` and ``padding`` are written as a user writes them; the pooled
+    axes follow DESIGN.md section 2 (an int pools every non-channel axis, a sequence of
+    length k the last k of them).
+    """
+
+    name: str
+    shape: tuple
+    dtype: str
+    method: str  # a key of REDUCTIONS
+    kernel: object
+    stride: object = None
+    padding: object = 0
+    channel_axis: object = None
+
+
+CASES = [
+    Case("max2 f32 nchw", (8, 64, 256, 256), "float32", "max", (2, 2)),
+    Case("avg2 f32 nchw", (8, 64, 256, 256), "float32", "avg", (2, 2)),
+    Case("max2 f32 nhwc", (8, 256, 256, 64), "float32", "max", (2, 2), channel_axis=-1),
+    Case("avg2 f32 nhwc", (8, 256, 256, 64), "float32", "avg", (2, 2), channel_axis=-1),
+    Case("max3s2p1 f32 nchw", (8, 64, 112, 112), "float32", "max", (3, 3), 2, 1),
+    Case("max3s2p1 f32 nhwc", (8, 112, 112, 64), "float32", "max", (3, 3), 2, 1, -1),
+    Case("max2 u8 image", (4096, 4096, 3), "uint8", "max", 2, channel_axis=-1),
+    Case("mean2 u8 image", (4096, 4096, 3), "uint8", "avg", 2, channel_axis=-1),
+    Case("mean2 u16 volume", (128, 1024, 1024), "uint16", "avg", 2),
+    Case("max2 f32 tiny", (1, 3, 32, 32), "float32", "max", (2, 2)),
+]
+
+QUICK_DIV = 8  # --quick divides the leading axis by this
+
+# How the baselines compute each method: its NumPy reduction (also scikit-image's func), the
+# ufunc that combines overlapping windows, and what padding adds. A new method needs a line.
+REDUCTIONS = {
+    "max": (np.max, np.maximum, "lowest"),
+    "min": (np.min, np.minimum, "highest"),
+    "sum": (np.sum, np.add, 0),
+    "avg": (np.mean, np.add, 0),  # count_include_pad=True: padding counts in the divisor
+}
+
+
+# ---- inputs and geometry --------------------------------------------------------------
+
+def make_input(case, quick):
+    shape = list(case.shape)
+    if quick:
+        shape[0] = max(1, shape[0] // QUICK_DIV)
+    rng = np.random.default_rng(0)
+    dtype = np.dtype(case.dtype)
+    if dtype.kind == "f":
+        return rng.standard_normal(shape, dtype=dtype)
+    info = np.iinfo(dtype)
+    return rng.integers(info.min, info.max, shape, dtype=dtype, endpoint=True)
+
+
+def geometry(case, ndim):
+    """The pooled axes and per-axis kernel, stride and padding tuples."""
+    chan = None if case.channel_axis is None else case.channel_axis % ndim
+    free = [a for a in range(ndim) if a != chan]
+    axes = free if isinstance(case.kernel, int) else free[-len(case.kernel):]
+
+    def per_axis(v):
+        return (v,) * len(axes) if isinstance(v, int) else tuple(v)
+
+    k = per_axis(case.kernel)
+    s = k if case.stride is None else per_axis(case.stride)
+    return axes, k, s, per_axis(case.padding), chan
+
+
+# ---- the implementations --------------------------------------------------------------
+
+def numpy_pool(x, case):
+    """The NumPy baseline: a reshape for disjoint blocks, strided slices otherwise."""
+    axes, k, s, p, _ = geometry(case, x.ndim)
+    if any(p):
+        pads = [(p[axes.index(a)],) * 2 if a in axes else (0, 0) for a in range(x.ndim)]
+        x = np.pad(x, pads, constant_values=_pad_value(REDUCTIONS[case.method][2], x.dtype))
+    if k == s:
+        return _numpy_blocks(x, case.method, axes, k)
+    return _numpy_windows(x, case.method, axes, k, s)
+
+
+def _pad_value(fill, dtype):
+    if not isinstance(fill, str):
+        return fill
+    if dtype.kind == "f":
+        return -np.inf if fill == "lowest" else np.inf
+    return np.iinfo(dtype).min if fill == "lowest" else np.iinfo(dtype).max
+
+
+def _numpy_blocks(x, method, axes, k):
+    shape, reduce_axes, trim = [], [], [slice(None)] * x.ndim
+    for a, n in enumerate(x.shape):
+        if a in axes:
+            kk = k[axes.index(a)]
+            trim[a] = slice(0, n // kk * kk)
+            shape += [n // kk, kk]
+            reduce_axes.append(len(shape) - 1)
+        else:
+            shape.append(n)
+    blocks = x[tuple(trim)].reshape(shape)
+    return REDUCTIONS[method][0](blocks, axis=tuple(reduce_axes))
+
+
+def _numpy_windows(x, method, axes, k, s):
+    reduce, combine, _ = REDUCTIONS[method]
+    acc_type = reduce(np.zeros((1, 1), x.dtype), axis=1).dtype  # e.g. float64 for int means
+    n_out = [(x.shape[a] - kk) // ss + 1 for a, kk, ss in zip(axes, k, s)]
+    acc = None
+    for offsets in itertools.product(*(range(kk) for kk in k)):
+        index = [slice(None)] * x.ndim
+        for a, o, ss, n in zip(axes, offsets, s, n_out):
+            index[a] = slice(o, o + ss * (n - 1) + 1, ss)
+        part = x[tuple(index)]
+        if acc is None:
+            acc = part.astype(acc_type)
+        else:
+            combine(acc, part, out=acc)
+    if method == "avg":
+        acc /= math.prod(k)
+    return acc
+
+
+def skimage_call(x, case):
+    """``block_reduce`` for disjoint blocks that tile the pooled axes, else None."""
+    axes, k, s, p, _ = geometry(case, x.ndim)
+    tiles = all(x.shape[a] % kk == 0 for a, kk in zip(axes, k))
+    if block_reduce is None or k != s or any(p) or not tiles:
+        return None
+    block = [1] * x.ndim
+    for a, kk in zip(axes, k):
+        block[a] = kk
+    return lambda: block_reduce(x, tuple(block), REDUCTIONS[case.method][0])
+
+
+def torch_calls(x, case):
+    """{name: (call, to_numpy)} for torch on NCHW-contiguous and channels-last tensors.
+
+    Both tensors are made here, outside the timing; the one matching x's own layout is a
+    view of x. ``to_numpy`` puts a result back in x's axis order for the check.
+    """
+    axes, k, s, p, chan = geometry(case, x.ndim)
+    d = len(axes)
+    pool = getattr(F, f"{case.method}_pool{d}d", None) if torch is not None else None
+    if pool is None or (case.method == "avg" and x.dtype.kind != "f"):
+        return {}  # torch averages integers by truncating division: not the np.mean rule
+    batch = [a for a in range(x.ndim) if a not in axes and a != chan]
+    order = batch + ([chan] if chan is not None else []) + axes
+    t = torch.from_numpy(x).permute(order)
+    t = t.unsqueeze(0) if not batch else t.flatten(0, len(batch) - 1)
+    if chan is None:
+        t = t.unsqueeze(1)
+    head = [x.shape[a] for a in order[:-d]]
+    back = tuple(np.argsort(order))
+
+    def to_numpy(r):
+        return r.reshape(head + list(r.shape[2:])).permute(back).numpy()
+
+    formats = {"torch": torch.contiguous_format}
+    if d in (2, 3):
+        formats["torch_cl"] = torch.channels_last if d == 2 else torch.channels_last_3d
+    return {name: (functools.partial(pool, t.contiguous(memory_format=fmt), k, s, p), to_numpy)
+            for name, fmt in formats.items()}
+
+
+def ndpool_call(x, case, workers, out=None):
+    pool = getattr(ndpool, f"{case.method}_pool")
+    kw = dict(stride=case.stride, padding=case.padding, channel_axis=case.channel_axis,
+              workers=workers)
+    if out is not None:
+        kw["out"] = out
+    return lambda: pool(x, case.kernel, **kw)
+
+
+def copy_call(x, workers, executor):
+    """``np.copyto`` of x into a preallocated array, in `workers` chunks on `workers` threads."""
+    src = np.array_split(x.reshape(-1), workers)
+    dst = np.array_split(np.empty(x.size, x.dtype), workers)
+    if workers == 1:
+        return lambda: np.copyto(dst[0], src[0])
+    return lambda: list(executor.map(np.copyto, dst, src))
+
+
+# ---- timing and checking --------------------------------------------------------------
+
+def measure(fn, budget, max_runs=1000):
+    """Seconds per call: warm up once, then repeat for `budget` seconds (at least 3 runs)."""
+    fn()
+    times = []
+    end = time.perf_counter() + budget
+    while len(times) < 3 or (len(times) < max_runs and time.perf_counter() < end):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return {"min": min(times), "median": statistics.median(times), "runs": len(times)}
+
+
+def verify(fn, ref, to_numpy=np.asarray):
+    """Call fn once; return (its result, "ok..." | "MISMATCH: ..." | "error: ...")."""
+    try:
+        got = fn()
+    except Exception as e:  # a failing library is a result to report, not a reason to stop
+        return None, f"error: {type(e).__name__}: {str(e).splitlines()[0][:100]}"
+    arr = to_numpy(got)
+    if arr.shape != ref.shape:
+        return got, f"MISMATCH: shape {arr.shape}, expected {ref.shape}"
+    if not np.allclose(arr, ref, rtol=1e-5, atol=1e-6, equal_nan=True):
+        return got, "MISMATCH: values"
+    return got, "ok" if arr.dtype == ref.dtype else f"ok (dtype {arr.dtype}, numpy {ref.dtype})"
+
+
+def bench_case(case, workers, budget, quick):
+    """Yield one result row per worker count.
+
+    NumPy and scikit-image run on one thread, so they are timed once and shared by rows.
+    """
+    x = make_input(case, quick)
+    ref = numpy_pool(x, case)
+    checks, times = {"numpy": "reference"}, {}
+    single = {"numpy": lambda: numpy_pool(x, case)}
+    sk = skimage_call(x, case)
+    if sk is not None:
+        single["skimage"] = sk
+        checks["skimage"] = verify(sk, ref)[1]
+    torch_fns = {}
+    for name, (fn, to_numpy) in torch_calls(x, case).items():
+        checks[name] = verify(fn, ref, to_numpy)[1]
+        torch_fns[name] = fn
+    passed = {name for name, status in checks.items() if status.startswith(("ok", "reference"))}
+    torch_fns = {name: fn for name, fn in torch_fns.items() if name in passed}
+    times.update({name: measure(fn, budget) for name, fn in single.items() if name in passed})
+    for w in workers:
+        yield bench_workers(x, ref, case, w, budget, torch_fns, dict(times), dict(checks))
+
+
+def bench_workers(x, ref, case, w, budget, torch_fns, times, checks):
+    """Time copy, torch and ndpool (allocating and with out=) on w threads."""
+    with ThreadPoolExecutor(w) as executor:
+        times["copy"] = measure(copy_call(x, w, executor), budget)
+    if torch is not None:
+        torch.set_num_threads(w)
+    times.update({name: measure(fn, budget) for name, fn in torch_fns.items()})
+    got, checks["ndpool_alloc"] = verify(ndpool_call(x, case, w), ref)
+    if checks["ndpool_alloc"].startswith("ok"):
+        times["ndpool_alloc"] = measure(ndpool_call(x, case, w), budget)
+        out = np.empty_like(got)
+        fn = ndpool_call(x, case, w, out)
+        checks["ndpool"] = verify(fn, ref, lambda _: out)[1]
+        if checks["ndpool"].startswith("ok"):
+            times["ndpool"] = measure(fn, budget)
+    return make_row(case, x, ref, w, times, checks)
+
+
+def make_row(case, x, ref, workers, times, checks):
+    """Ratios use minimum times: nd/copy the out= call, others/nd the allocating call."""
+    best = {name: t["min"] for name, t in times.items()}
+    alloc, copy = best.get("ndpool_alloc"), best["copy"]
+    nd = best.get("ndpool", alloc)
+    ratios = {"nd/copy": nd / copy if nd else None}
+    for name in ("torch", "torch_cl", "skimage", "numpy"):
+        ratios[f"{name}/nd"] = best[name] / alloc if alloc and name in best else None
+    gbps = {"ndpool": (x.nbytes + ref.nbytes) / nd / 1e9 if nd else None,
+            "copy": 2 * x.nbytes / copy / 1e9}
+    return {**asdict(case), "shape": list(x.shape), "workers": workers, "bytes_in": x.nbytes,
+            "bytes_out": ref.nbytes, "times": times, "ratios": ratios, "gbps": gbps,
+            "checks": checks}
+
+
+# ---- report ---------------------------------------------------------------------------
+
+def _fmt(v):
+    if v is None:
+        return "-"
+    for digits, floor in ((0, 100), (1, 10), (2, 1), (3, 0.001)):
+        if v >= floor:
+            return f"{v:.{digits}f}"
+    return f"{v:.2g}"
+
+
+def _ms(row, name):
+    if name in row["times"]:
+        return _fmt(row["times"][name]["min"] * 1e3)
+    return "FAIL" if name in row["checks"] else "-"
+
+
+COLUMNS = [  # header, width, cell
+    ("case", 18, lambda r: r["name"]),
+    ("w", 2, lambda r: str(r["workers"])),
+    ("nd ms", 7, lambda r: _ms(r, "ndpool")),
+    ("alloc ms", 8, lambda r: _ms(r, "ndpool_alloc")),
+    ("nd GB/s", 7, lambda r: _fmt(r["gbps"]["ndpool"])),
+    ("copy ms", 7, lambda r: _ms(r, "copy")),
+    ("cp GB/s", 7, lambda r: _fmt(r["gbps"]["copy"])),
+    ("nd/copy", 7, lambda r: _fmt(r["ratios"]["nd/copy"])),
+    ("torch/nd", 8, lambda r: _fmt(r["ratios"]["torch/nd"])),
+    ("t_cl/nd", 7, lambda r: _fmt(r["ratios"]["torch_cl/nd"])),
+    ("sk/nd", 6, lambda r: _fmt(r["ratios"]["skimage/nd"])),
+    ("np/nd", 6, lambda r: _fmt(r["ratios"]["numpy/nd"])),
+]
+
+
+def format_row(cells):
+    first, *rest = zip(cells, COLUMNS)
+    return "  ".join([f"{first[0]:<{first[1][1]}}"] + [f"{c:>{col[1]}}" for c, col in rest])
+
+
+def describe(case):
+    defaults = {"stride": None, "padding": 0, "channel_axis": None}
+    kw = "".join(f", {k}={getattr(case, k)!r}" for k, d in defaults.items()
+                 if getattr(case, k) != d)
+    shape = "x".join(map(str, case.shape))
+    call = f"{case.method}_pool(x, {case.kernel!r}{kw})"
+    return f"{case.name:<18}  {case.dtype:<7} {shape:<16}  {call}"
+
+
+def print_header(info):
+    v = info["versions"]
+    libs = ", ".join(f"{k} {v[k]}" for k in ("ndpool", "numpy", "torch", "skimage") if k in v)
+    openmp = (info["ndpool_config"] or {}).get("openmp")
+    load = info["loadavg_at_start"]
+    load = f", load {load[0]:.2f}" if load else ""
+    print(f"{info['cpu']}, {info['usable_cores']} usable cores{load}; {libs}; openmp: {openmp}")
+    print("ms: minimum over repeats.  nd/copy: ndpool(out=) time / copy time, lower is better."
+          "  X/nd: X time / ndpool time, above 1 ndpool is faster.")
+    print(format_row([h for h, _, _ in COLUMNS]))
+
+
+def print_notes(rows):
+    notes = {(r["name"], name, status): None for r in rows
+             for name, status in r["checks"].items() if status not in ("ok", "reference")}
+    for case, name, status in notes:
+        print(f"  note: {case}: {name}: {status}")
+
+
+# ---- machine and entry point ----------------------------------------------------------
+
+def usable_cores():
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
+def ndpool_config():
+    show = getattr(ndpool, "show_config", None)
+    if show is None:
+        return None
+    with contextlib.redirect_stdout(io.StringIO()):
+        cfg = show()
+    return cfg if isinstance(cfg, dict) else None
+
+
+def machine_info():
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
+        cpu = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), cpu)
+    versions = {"python": platform.python_version(), "numpy": np.__version__,
+                "ndpool": getattr(ndpool, "__version__", "unknown")}
+    if torch is not None:
+        versions["torch"] = torch.__version__
+    if skimage is not None:
+        versions["skimage"] = skimage.__version__
+    return {"cpu": cpu, "cores": os.cpu_count(), "usable_cores": usable_cores(),
+            "hostname": socket.gethostname(), "platform": platform.platform(),
+            "loadavg_at_start": os.getloadavg() if hasattr(os, "getloadavg") else None,
+            "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+            "versions": versions, "ndpool_config": ndpool_config()}
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(prog="ndpool bench", description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true",
+                   help=f"leading axis / {QUICK_DIV} and a short budget: a smoke run")
+    p.add_argument("--workers", type=int, nargs="+", metavar="W",
+                   help="thread counts (default: 1 and every usable core)")
+    p.add_argument("--cases", nargs="+", metavar="SUBSTR",
+                   help="only the cases whose name contains one of these")
+    p.add_argument("--budget", type=float, metavar="SECONDS",
+                   help="repeat each timing this long (default 0.5; 0.1 with --quick)")
+    p.add_argument("--json", metavar="PATH", help="write machine info and all results here")
+    p.add_argument("--list", action="store_true", help="list the cases and exit")
+    args = p.parse_args(argv)
+    if args.workers and min(args.workers) < 1:
+        p.error("--workers must be at least 1")
+    return args
+
+
+def main(argv=None):
+    """Run the benchmark; return 1 if ndpool gave a wrong answer or failed, else 0."""
+    args = parse_args(argv)
+    cases = [c for c in CASES if not args.cases or any(s in c.name for s in args.cases)]
+    if args.list or not cases:
+        print("\n".join(map(describe, cases)) or "no case matches --cases")
+        return 0 if cases else 2
+    workers = args.workers or sorted({1, usable_cores()})
+    budget = args.budget if args.budget is not None else (0.1 if args.quick else 0.5)
+    info = machine_info()
+    print_header(info)
+    rows = []
+    torch_threads = torch.get_num_threads() if torch is not None else None
+    try:
+        for case in cases:
+            for row in bench_case(case, workers, budget, args.quick):
+                rows.append(row)
+                print(format_row([cell(row) for _, _, cell in COLUMNS]), flush=True)
+    finally:
+        if torch is not None:
+            torch.set_num_threads(torch_threads)
+    print_notes(rows)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"machine": info, "args": vars(args), "workers": workers,
+                       "budget_s": budget, "results": rows}, f, indent=1, default=str)
+    failed = any(not s.startswith("ok") for r in rows
+                 for name, s in r["checks"].items() if name.startswith("ndpool"))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
