@@ -1,22 +1,14 @@
 """Validate the NumPy oracle (reference.py) itself against PyTorch's CPU pooling."""
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from hyp import examples  # noqa: E402
 from reference import plan_axis, reference_pool, reference_unpool
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
-
-
-def examples(n):
-    """Settings for n examples under the default `ci` profile (conftest.py), scaled
-    with the loaded profile's max_examples (so `fuzz` runs 50 times as many)."""
-    return settings(max_examples=max(1, n * settings.default.max_examples // 100),
-                    deadline=None, suppress_health_check=[
-                        HealthCheck.filter_too_much, HealthCheck.too_slow,
-                        HealthCheck.data_too_large])
 
 
 @st.composite

@@ -1,20 +1,12 @@
 """Differential tests: ndpool's window family against the NumPy oracle, in N-D, all dtypes."""
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import ndpool
+from hyp import examples  # noqa: E402
 from reference import plan_axis, reference_pool, reference_unpool
-
-
-def examples(n):
-    """Settings for n examples under the default `ci` profile (conftest.py), scaled
-    with the loaded profile's max_examples (so `fuzz` runs 50 times as many)."""
-    return settings(max_examples=max(1, n * settings.default.max_examples // 100),
-                    deadline=None, suppress_health_check=[
-                        HealthCheck.filter_too_much, HealthCheck.too_slow,
-                        HealthCheck.data_too_large])
 
 
 DTYPES = [np.bool_, np.int8, np.uint8, np.int16, np.uint16, np.int32, np.uint32,

@@ -1,24 +1,16 @@
 """Differential tests: ndpool against PyTorch's CPU max/avg pooling and max-unpooling."""
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
 import ndpool  # noqa: E402
+from hyp import examples  # noqa: E402
 from reference import plan_axis  # noqa: E402
 from test_reference import torch_cases, torch_pool  # noqa: E402
-
-
-def examples(n):
-    """Settings for n examples under the default `ci` profile (conftest.py), scaled
-    with the loaded profile's max_examples (so `fuzz` runs 50 times as many)."""
-    return settings(max_examples=max(1, n * settings.default.max_examples // 100),
-                    deadline=None, suppress_health_check=[
-                        HealthCheck.filter_too_much, HealthCheck.too_slow,
-                        HealthCheck.data_too_large])
 
 
 FLOATS = (np.float64, np.float32)
