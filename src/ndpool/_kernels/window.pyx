@@ -9,8 +9,9 @@ windows that hold no tap (``count == 0``) itself; these kernels write 0 there.
 
 The innermost loop runs over ``inner``, the contiguous trailing axes, so a
 channels-last image is reduced across its channels with unit stride and a
-channels-first image along its rows.  When the pooled axis is the last one
-(``inner == 1``) a scalar accumulator walks the row instead.
+channels-first image along its rows.  When ``inner`` is small (the pooled axis
+is the last one, or the channels of an RGB image follow it) a register
+accumulator per element walks the window instead.
 
 Work is split into ``nchunks`` contiguous runs of (b, o) rows, one run per
 prange iteration, so no thread divides per output and results do not depend
@@ -21,6 +22,11 @@ from cython.parallel cimport prange
 from ndpool._kernels._fused cimport numeric, accum
 
 ctypedef Py_ssize_t intp
+
+# Below this many contiguous trailing elements (the last axis itself, or an RGB
+# pixel) a register accumulator per element beats a vector loop over `inner`.
+cdef enum:
+    SMALL_INNER = 8
 
 
 cdef inline bint better(numeric v, numeric best, bint is_min) noexcept nogil:
@@ -83,11 +89,17 @@ def extremum_pass(const numeric[:, :, ::1] x,     # IN  (outer, n, inner)
                     for i in range(inner):
                         y[b, o, i] = 0
                 elif inner == 1:
+                    # the constant offset lets the compiler keep this loop tight
                     best = x[b, s, 0]
                     for j in range(1, c):
-                        v = x[b, s + j * dilation, 0]
-                        best = pick(v, best, is_min)
+                        best = pick(x[b, s + j * dilation, 0], best, is_min)
                     y[b, o, 0] = best
+                elif inner < SMALL_INNER:
+                    for i in range(inner):
+                        best = x[b, s, i]
+                        for j in range(1, c):
+                            best = pick(x[b, s + j * dilation, i], best, is_min)
+                        y[b, o, i] = best
                 else:
                     for i in range(inner):
                         y[b, o, i] = x[b, s, i]
@@ -187,6 +199,13 @@ def sum_pass(const numeric[:, :, ::1] x,   # IN  (outer, n, inner)
                         # not `+=`: inside prange that would declare a reduction
                         total = total + <accum>x[b, s + j * dilation, 0]
                     y[b, o, 0] = total
+                elif inner < SMALL_INNER:
+                    for i in range(inner):
+                        total = <accum>x[b, s, i]
+                        for j in range(1, c):
+                            # not `+=`: inside prange that would declare a reduction
+                            total = total + <accum>x[b, s + j * dilation, i]
+                        y[b, o, i] = total
                 else:
                     for i in range(inner):
                         y[b, o, i] = <accum>x[b, s, i]
