@@ -19,7 +19,7 @@ import numpy as np
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 
-KERNELS = ["window", "unpool", "_openmp_info"]
+KERNELS = ["window", "gather", "unpool", "_openmp_info"]
 
 
 def _flag(name):

@@ -2,16 +2,29 @@
 
 Every pooling method shares one engine: per-axis window plans made in Python
 (:mod:`ndpool._planning`), axes resolved by :mod:`ndpool._layout`, and
-``nogil``/``prange`` kernels that trust their plans (:mod:`ndpool._kernels`).
+``nogil``/``prange`` kernels that trust their plans (:mod:`ndpool._kernels`):
+separable passes for max/min/sum-like reductions, gather kernels for the rest.
 """
 from ._config import __version__, show_config  # noqa: F401 (re-exported)
+from .mixing import gated_pool, mixed_pool, tree_pool
+from .rank import median_pool, stochastic_pool
+from .smooth import lp_pool, lse_pool, power_mean_pool, softpool
 from .window import avg_pool, max_pool, max_unpool, min_pool, sum_pool
 
 __all__ = [
     "avg_pool",
+    "gated_pool",
+    "lp_pool",
+    "lse_pool",
     "max_pool",
     "max_unpool",
+    "median_pool",
     "min_pool",
+    "mixed_pool",
+    "power_mean_pool",
     "show_config",
+    "softpool",
+    "stochastic_pool",
     "sum_pool",
+    "tree_pool",
 ]

@@ -40,6 +40,7 @@ class AxisPlan:
     start: np.ndarray   # (out,) intp, first valid tap
     count: np.ndarray   # (out,) intp, number of valid taps
     padded: np.ndarray  # (out,) float64, taps inside the padded extent
+    skip: np.ndarray    # (out,) intp, kernel taps clipped before the first valid one
 
     @property
     def has_empty(self):
@@ -140,8 +141,9 @@ def _plan_axis(n, kernel, stride, padding, dilation, ceil_mode, axis):
         # An empty axis pools to an empty axis (PyTorch rejects it; NumPy users
         # expect empty in, empty out).
         out = 0
-    start, count, padded = _windows(n, out, kernel, stride, dilation, before, after)
-    return AxisPlan(n, out, kernel, stride, dilation, before, after, start, count, padded)
+    start, count, padded, skip = _windows(n, out, kernel, stride, dilation, before, after)
+    return AxisPlan(n, out, kernel, stride, dilation, before, after, start, count, padded,
+                    skip)
 
 
 def _windows(n, out, kernel, stride, dilation, before, after):
@@ -154,7 +156,9 @@ def _windows(n, out, kernel, stride, dilation, before, after):
     count = np.maximum(last - first, 0)
     start = np.where(count > 0, lo + first * d, 0)
     padded = np.minimum(kernel, (n + after - 1 - lo) // d + 1)
-    arrays = (start.astype(np.intp), count.astype(np.intp), padded.astype(np.float64))
+    skip = np.where(count > 0, first, 0)
+    arrays = (start.astype(np.intp), count.astype(np.intp), padded.astype(np.float64),
+              skip.astype(np.intp))
     for a in arrays:
         a.flags.writeable = False   # shared by every call that hits the cache
     return arrays

@@ -12,69 +12,11 @@ from ._docs import doc
 from ._dtypes import as_array, mean_dtype, sum_dtype
 from ._kernels import unpool as _unpool_k
 from ._layout import permute, resolve_axes
-from ._planning import as_size, per_axis, plan_axes
+from ._planning import as_size, per_axis
+from ._spec import WindowSpec, check_out, deliver
 from ._threads import clamp, resolve_workers
 
 __all__ = ["max_pool", "min_pool", "avg_pool", "sum_pool", "max_unpool"]
-
-
-class WindowSpec:
-    """A validated call: the array, its pooled axes and their per-axis plans."""
-
-    def __init__(self, x, kernel_size, stride, padding, dilation, ceil_mode,
-                 axes, channel_axis):
-        self.x = as_array(x)
-        if stride is None:
-            stride = kernel_size
-        if not isinstance(ceil_mode, (bool, np.bool_)):
-            raise TypeError(f"ceil_mode must be True or False, got {ceil_mode!r}")
-        raw = {"kernel_size": kernel_size, "stride": stride,
-               "padding": padding, "dilation": dilation}
-        self.axes, order = resolve_axes(self.x.ndim, axes, channel_axis, raw)
-        k = len(self.axes)
-        sizes = {
-            "kernel_size": per_axis(kernel_size, k, "kernel_size"),
-            "stride": per_axis(stride, k, "stride"),
-            "padding": per_axis(padding, k, "padding", minimum=0, allow=("same", "valid")),
-            "dilation": per_axis(dilation, k, "dilation"),
-        }
-        sizes = {name: permute(v, order) for name, v in sizes.items()}
-        self.kernel_size = sizes["kernel_size"]
-        self.stride = sizes["stride"]
-        self.padding = sizes["padding"]
-        self.plans = plan_axes(self.x.shape, self.axes, sizes["kernel_size"],
-                               sizes["stride"], sizes["padding"], sizes["dilation"],
-                               bool(ceil_mode))
-
-    @property
-    def out_shape(self):
-        shape = list(self.x.shape)
-        for ax, plan in zip(self.axes, self.plans):
-            shape[ax] = plan.out
-        return tuple(shape)
-
-
-def _check_out(out, shape, dtype, name="out"):
-    """``out=`` must be a writeable ndarray of exactly the result's shape and dtype."""
-    if out is None:
-        return None
-    if not isinstance(out, np.ndarray):
-        raise TypeError(f"{name} must be a numpy.ndarray, got {type(out).__name__}")
-    if out.shape != tuple(shape):
-        raise ValueError(f"{name} has shape {out.shape}, the result has shape {tuple(shape)}")
-    if out.dtype != dtype:
-        raise ValueError(f"{name} has dtype {out.dtype}, the result has dtype {dtype}")
-    if not out.flags.writeable:
-        raise ValueError(f"{name} is read-only")
-    return out
-
-
-def _deliver(result, out):
-    if out is None:
-        return result
-    if result is not out:
-        np.copyto(out, result)
-    return out
 
 
 def _direct_dest(out, x):
@@ -88,15 +30,15 @@ def _extremum(x, kernel_size, stride, padding, dilation, ceil_mode, axes,
               channel_axis, return_indices, out, workers, is_min):
     spec = WindowSpec(x, kernel_size, stride, padding, dilation, ceil_mode,
                       axes, channel_axis)
-    out = _check_out(out, spec.out_shape, spec.x.dtype.newbyteorder("="))
+    out = check_out(out, spec.out_shape, spec.x.dtype.newbyteorder("="))
     nthreads = resolve_workers(workers)
     if return_indices:
         values, indices = _engine.arg_extremum(spec.x, spec.axes, spec.plans,
                                                is_min=is_min, nthreads=nthreads)
-        return _deliver(values, out), indices
+        return deliver(values, out), indices
     values = _engine.extremum(spec.x, spec.axes, spec.plans, is_min=is_min,
                               nthreads=nthreads, dest=_direct_dest(out, spec.x))
-    return _deliver(values, out)
+    return deliver(values, out)
 
 
 @doc("max")
@@ -119,7 +61,7 @@ def sum_pool(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False
     spec = WindowSpec(x, kernel_size, stride, padding, dilation, ceil_mode,
                       axes, channel_axis)
     dtype = sum_dtype(spec.x.dtype)
-    out = _check_out(out, spec.out_shape, dtype)
+    out = check_out(out, spec.out_shape, dtype)
     acc = _engine.window_sum(spec.x, spec.axes, spec.plans,
                              nthreads=resolve_workers(workers))
     if out is not None:
@@ -137,7 +79,7 @@ def avg_pool(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False
     if divisor_override is not None:
         divisor_override = as_size(divisor_override, "divisor_override")
     dtype = mean_dtype(spec.x.dtype)
-    out = _check_out(out, spec.out_shape, dtype)
+    out = check_out(out, spec.out_shape, dtype)
     acc = _engine.window_sum(spec.x, spec.axes, spec.plans,
                              nthreads=resolve_workers(workers), acc=np.dtype(np.float64))
     if divisor_override is not None:

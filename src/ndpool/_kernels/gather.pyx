@@ -1,0 +1,394 @@
+# cython: freethreading_compatible = True
+"""Non-separable window reductions: gather each N-D window, then reduce it.
+
+Median, SoftPool, log-sum-exp, stochastic pooling and learned (weighted)
+windows cannot be computed one axis at a time.  These kernels visit every
+output position of a C-contiguous input, copy its window's valid taps into a
+per-thread buffer in row-major order, and reduce the buffer.
+
+Every axis is described the same way: output length ``oshape[a]``, and per
+output position ``o`` a first valid tap ``starts[a, o]``, a tap count
+``counts[a, o]`` and a dilation ``dil[a]``.  An unpooled axis is simply a
+window of one tap starting at ``o``, so one odometer serves every layout
+(channels-first, channels-last, any batch axes).  ``skips[a, o]`` is how many
+kernel taps were clipped before the first valid one, so weighted windows know
+which kernel weight each tap meets.  The facade plans all of this; nothing here
+validates or raises.
+"""
+from cython.parallel cimport parallel, prange
+from libc.math cimport exp, log, INFINITY, NAN
+from libc.stdlib cimport free, malloc
+
+from ndpool._kernels._fused cimport numeric
+
+ctypedef Py_ssize_t intp
+
+# Reduction codes shared with ndpool/_gather.py.
+cdef enum:
+    SOFTPOOL = 0
+    LSE = 1
+    STOCH_EXPECT = 2
+
+
+cdef struct Geometry:
+    intp ndim
+    intp width            # row length of the (ndim, width) plan tables
+    const intp* oshape
+    const intp* starts
+    const intp* counts
+    const intp* skips
+    const intp* dil
+    const intp* istride   # input strides in elements
+    const intp* kstride   # strides of the full kernel's taps (0 on unpooled axes)
+    const intp* pstride   # strides of the pooled sub-shape (0 on unpooled axes)
+
+
+cdef Geometry make_geometry(const intp[::1] oshape, const intp[:, ::1] starts,
+                            const intp[:, ::1] counts, const intp[:, ::1] skips,
+                            const intp[::1] dil, const intp[::1] istride,
+                            const intp[::1] kstride, const intp[::1] pstride):
+    cdef Geometry g
+    g.ndim = oshape.shape[0]
+    g.width = starts.shape[1]
+    g.oshape = &oshape[0]
+    g.starts = &starts[0, 0]
+    g.counts = &counts[0, 0]
+    g.skips = &skips[0, 0]
+    g.dil = &dil[0]
+    g.istride = &istride[0]
+    g.kstride = &kstride[0]
+    g.pstride = &pstride[0]
+    return g
+
+
+cdef inline void decode(intp r, const Geometry* g, intp* o) noexcept nogil:
+    """Flat output index -> multi-index."""
+    cdef intp a
+    for a in range(g.ndim - 1, -1, -1):
+        o[a] = r % g.oshape[a]
+        r = r // g.oshape[a]
+
+
+cdef inline void advance(const Geometry* g, intp* o) noexcept nogil:
+    """Next output multi-index in C order."""
+    cdef intp a = g.ndim - 1
+    while a >= 0:
+        o[a] = o[a] + 1
+        if o[a] < g.oshape[a]:
+            return
+        o[a] = 0
+        a = a - 1
+
+
+cdef inline intp gather(const numeric* x, const Geometry* g, const intp* o,
+                        intp* j, numeric* buf, intp* ktap) noexcept nogil:
+    """Copy the valid taps of window ``o`` into ``buf`` (row-major); return how many.
+
+    If ``ktap`` is not NULL it receives, per tap, its index in the full kernel.
+    """
+    cdef intp a, n = 0, off = 0, kt = 0, c, row
+    for a in range(g.ndim):
+        row = a * g.width + o[a]
+        if g.counts[row] == 0:
+            return 0
+        j[a] = 0
+        off = off + g.starts[row] * g.istride[a]
+        kt = kt + g.skips[row] * g.kstride[a]
+    while True:
+        buf[n] = x[off]
+        if ktap != NULL:
+            ktap[n] = kt
+        n = n + 1
+        a = g.ndim - 1
+        while a >= 0:
+            c = g.counts[a * g.width + o[a]]
+            j[a] = j[a] + 1
+            off = off + g.dil[a] * g.istride[a]
+            kt = kt + g.kstride[a]
+            if j[a] < c:
+                break
+            off = off - c * g.dil[a] * g.istride[a]
+            kt = kt - c * g.kstride[a]
+            j[a] = 0
+            a = a - 1
+        if a < 0:
+            return n
+
+
+cdef inline intp pooled_index(const Geometry* g, const intp* o, intp t) noexcept nogil:
+    """Flat index in the pooled sub-shape of the ``t``-th valid tap of window ``o``."""
+    cdef intp a, c, row, idx = 0
+    for a in range(g.ndim - 1, -1, -1):
+        row = a * g.width + o[a]
+        c = g.counts[row]
+        idx = idx + (g.starts[row] + (t % c) * g.dil[a]) * g.pstride[a]
+        t = t // c
+    return idx
+
+
+# ---- median ---------------------------------------------------------------------
+
+cdef inline void swap(numeric* v, intp i, intp k) noexcept nogil:
+    cdef numeric t = v[i]
+    v[i] = v[k]
+    v[k] = t
+
+
+cdef numeric select(numeric* v, intp n, intp k) noexcept nogil:
+    """The k-th smallest of v[0:n] (Hoare's quickselect, median-of-three pivot)."""
+    cdef intp lo = 0, hi = n - 1, i, m, store
+    cdef numeric pivot
+    while hi > lo:
+        m = lo + (hi - lo) // 2
+        if v[m] < v[lo]:
+            swap(v, m, lo)
+        if v[hi] < v[lo]:
+            swap(v, hi, lo)
+        if v[hi] < v[m]:
+            swap(v, hi, m)
+        pivot = v[m]
+        swap(v, m, hi)
+        store = lo
+        for i in range(lo, hi):
+            if v[i] < pivot:
+                swap(v, i, store)
+                store = store + 1
+        swap(v, store, hi)
+        if store == k:
+            return v[k]
+        if store < k:
+            lo = store + 1
+        else:
+            hi = store - 1
+    return v[k]
+
+
+cdef inline numeric midpoint(numeric a, numeric b) noexcept nogil:
+    """(a + b) / 2: np.median's rounding for floats; integers round down, never overflowing."""
+    if numeric is float or numeric is double:
+        return (a + b) / 2
+    else:
+        return (a >> 1) + (b >> 1) + (a & b & 1)
+
+
+cdef numeric median_of(numeric* v, intp n) noexcept nogil:
+    cdef intp i
+    cdef numeric lower, upper
+    if numeric is float or numeric is double:
+        for i in range(n):
+            if v[i] != v[i]:
+                return v[i]
+    lower = select(v, n, (n - 1) // 2)
+    if n % 2:
+        return lower
+    upper = v[n // 2]
+    for i in range(n // 2 + 1, n):    # the upper median is the smallest above the cut
+        if v[i] < upper:
+            upper = v[i]
+    return midpoint(lower, upper)
+
+
+def median(const numeric[::1] x, numeric[::1] out,
+           const intp[::1] oshape, const intp[:, ::1] starts, const intp[:, ::1] counts,
+           const intp[:, ::1] skips, const intp[::1] dil, const intp[::1] istride,
+           const intp[::1] kstride, const intp[::1] pstride,
+           intp max_taps, int nthreads):
+    """out[r] = median of window r (np.median; integers rounded down). Empty -> 0."""
+    cdef Geometry g = make_geometry(oshape, starts, counts, skips, dil, istride,
+                                    kstride, pstride)
+    cdef intp total = out.shape[0], nchunks = min(total, 8 * nthreads)
+    cdef intp ch, r, r1, n
+    cdef intp* o
+    cdef intp* j
+    cdef numeric* buf
+    with nogil, parallel(num_threads=nthreads):
+        o = <intp*>malloc(2 * g.ndim * sizeof(intp))
+        j = o + g.ndim
+        buf = <numeric*>malloc(max_taps * sizeof(numeric))
+        for ch in prange(nchunks, schedule="static"):
+            r = ch * total // nchunks
+            r1 = (ch + 1) * total // nchunks
+            decode(r, &g, o)
+            while r < r1:
+                n = gather(&x[0], &g, o, j, buf, NULL)
+                out[r] = median_of(buf, n) if n else 0
+                advance(&g, o)
+                r = r + 1
+        free(buf)
+        free(o)
+
+
+# ---- float-valued reductions --------------------------------------------------------
+
+cdef double reduce_float(numeric* v, intp n, int method, double param) noexcept nogil:
+    cdef intp i
+    cdef double m = -INFINITY, s0 = 0, s1 = 0, a, e
+    for i in range(n):
+        a = <double>v[i]
+        if a != a:
+            return NAN
+        if a > m:
+            m = a
+    if method == STOCH_EXPECT:
+        # Zeiler & Fergus: p_i = a_i / sum(a) over the rectified activations.
+        for i in range(n):
+            a = <double>v[i]
+            if a > 0:
+                s0 = s0 + a
+                s1 = s1 + a * a
+        return s1 / s0 if s0 > 0 else 0.0
+    if m == INFINITY or m == -INFINITY:
+        return m
+    for i in range(n):
+        a = <double>v[i]
+        if method == SOFTPOOL:       # sum(e^a a) / sum(e^a), shifted by the max
+            e = exp(a - m)
+            if e > 0:                # a = -inf weighs nothing (not 0 * -inf)
+                s0 = s0 + e
+                s1 = s1 + e * a
+        else:                        # LSE: m + log(mean(e^(r (a - m)))) / r
+            s0 = s0 + exp(param * (a - m))
+    if method == SOFTPOOL:
+        return s1 / s0
+    return m + log(s0 / n) / param
+
+
+def float_reduce(const numeric[::1] x, double[::1] out, int method, double param,
+                 const intp[::1] oshape, const intp[:, ::1] starts,
+                 const intp[:, ::1] counts, const intp[:, ::1] skips,
+                 const intp[::1] dil, const intp[::1] istride, const intp[::1] kstride,
+                 const intp[::1] pstride, intp max_taps, int nthreads):
+    """out[r] = softpool / lse / stochastic expectation of window r. Empty -> 0."""
+    cdef Geometry g = make_geometry(oshape, starts, counts, skips, dil, istride,
+                                    kstride, pstride)
+    cdef intp total = out.shape[0], nchunks = min(total, 8 * nthreads)
+    cdef intp ch, r, r1, n
+    cdef intp* o
+    cdef intp* j
+    cdef numeric* buf
+    with nogil, parallel(num_threads=nthreads):
+        o = <intp*>malloc(2 * g.ndim * sizeof(intp))
+        j = o + g.ndim
+        buf = <numeric*>malloc(max_taps * sizeof(numeric))
+        for ch in prange(nchunks, schedule="static"):
+            r = ch * total // nchunks
+            r1 = (ch + 1) * total // nchunks
+            decode(r, &g, o)
+            while r < r1:
+                n = gather(&x[0], &g, o, j, buf, NULL)
+                out[r] = reduce_float(buf, n, method, param) if n else 0.0
+                advance(&g, o)
+                r = r + 1
+        free(buf)
+        free(o)
+
+
+def stochastic_sample(const numeric[::1] x, numeric[::1] out, intp[::1] index,
+                      const double[::1] u,
+                      const intp[::1] oshape, const intp[:, ::1] starts,
+                      const intp[:, ::1] counts, const intp[:, ::1] skips,
+                      const intp[::1] dil, const intp[::1] istride,
+                      const intp[::1] kstride, const intp[::1] pstride,
+                      intp max_taps, int nthreads):
+    """Draw one tap per window with probability a_i / sum(a), a = max(x, 0).
+
+    ``u[r]`` in [0, 1) is the uniform variate of window r, drawn by the caller,
+    so the result does not depend on the thread count.  A window whose
+    activations are all <= 0 draws uniformly and outputs 0.  NaN -> NaN.
+    """
+    cdef Geometry g = make_geometry(oshape, starts, counts, skips, dil, istride,
+                                    kstride, pstride)
+    cdef intp total = out.shape[0], nchunks = min(total, 8 * nthreads)
+    cdef intp ch, r, r1, n, i, pick
+    cdef double s, target, a
+    cdef bint has_nan
+    cdef intp* o
+    cdef intp* j
+    cdef numeric* buf
+    with nogil, parallel(num_threads=nthreads):
+        o = <intp*>malloc(2 * g.ndim * sizeof(intp))
+        j = o + g.ndim
+        buf = <numeric*>malloc(max_taps * sizeof(numeric))
+        for ch in prange(nchunks, schedule="static"):
+            r = ch * total // nchunks
+            r1 = (ch + 1) * total // nchunks
+            decode(r, &g, o)
+            while r < r1:
+                n = gather(&x[0], &g, o, j, buf, NULL)
+                s = 0
+                has_nan = False
+                pick = -1
+                for i in range(n):
+                    a = <double>buf[i]
+                    if a != a:
+                        has_nan = True
+                        pick = i
+                    elif a > 0:
+                        s = s + a
+                if n == 0:
+                    out[r] = 0
+                    index[r] = -1
+                else:
+                    if not has_nan:
+                        if s > 0:
+                            target = u[r] * s
+                            s = 0
+                            pick = n - 1       # guards against rounding in the sum
+                            for i in range(n):
+                                a = <double>buf[i]
+                                if a > 0:
+                                    s = s + a
+                                    if target < s:
+                                        pick = i
+                                        break
+                        else:
+                            pick = <intp>(u[r] * n)
+                            if pick >= n:
+                                pick = n - 1
+                    out[r] = buf[pick] if (has_nan or s > 0) else 0
+                    index[r] = pooled_index(&g, o, pick)
+                advance(&g, o)
+                r = r + 1
+        free(buf)
+        free(o)
+
+
+def weighted(const numeric[::1] x, double[:, ::1] out, const double[:, ::1] weights,
+             const intp[::1] oshape, const intp[:, ::1] starts,
+             const intp[:, ::1] counts, const intp[:, ::1] skips,
+             const intp[::1] dil, const intp[::1] istride, const intp[::1] kstride,
+             const intp[::1] pstride, intp max_taps, int nthreads):
+    """out[r, k] = sum over the valid taps t of window r of weights[k, kernel tap of t] * x_t.
+
+    Padding taps meet their weight with a zero, as in a convolution.
+    """
+    cdef Geometry g = make_geometry(oshape, starts, counts, skips, dil, istride,
+                                    kstride, pstride)
+    cdef intp total = out.shape[0], nk = weights.shape[0]
+    cdef intp nchunks = min(total, 8 * nthreads)
+    cdef intp ch, r, r1, n, i, k
+    cdef double acc
+    cdef intp* o
+    cdef intp* j
+    cdef intp* ktap
+    cdef numeric* buf
+    with nogil, parallel(num_threads=nthreads):
+        o = <intp*>malloc((2 * g.ndim + max_taps) * sizeof(intp))
+        j = o + g.ndim
+        ktap = j + g.ndim
+        buf = <numeric*>malloc(max_taps * sizeof(numeric))
+        for ch in prange(nchunks, schedule="static"):
+            r = ch * total // nchunks
+            r1 = (ch + 1) * total // nchunks
+            decode(r, &g, o)
+            while r < r1:
+                n = gather(&x[0], &g, o, j, buf, ktap)
+                for k in range(nk):
+                    acc = 0
+                    for i in range(n):
+                        acc = acc + weights[k, ktap[i]] * <double>buf[i]
+                    out[r, k] = acc
+                advance(&g, o)
+                r = r + 1
+        free(buf)
+        free(o)

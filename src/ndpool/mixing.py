@@ -1,0 +1,156 @@
+"""Mixed, gated and tree pooling: learned or fixed blends of max and average pooling.
+
+Lee, Gallagher & Tu, "Generalizing pooling functions in convolutional neural
+networks: mixed, gated, and tree", AISTATS 2016; mixed pooling also in Yu et
+al., "Mixed pooling for convolutional neural networks", RSKT 2014.
+
+Window parameters mean exactly what they mean for :func:`ndpool.max_pool`;
+the average is :func:`ndpool.avg_pool` with its defaults (padding counts in
+the divisor).  Results are float (float64 for bool and integer input).
+Weights (``gate``, ``leaves``, ``gates``) have the kernel's shape over the
+pooled axes in ascending axis order, and meet padding as zeros, like a
+convolution.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import _engine, _gather
+from ._dtypes import mean_dtype
+from ._params import fraction
+from ._spec import WindowSpec
+from ._threads import resolve_workers
+from .window import avg_pool, max_pool
+
+__all__ = ["mixed_pool", "gated_pool", "tree_pool"]
+
+
+def _sigmoid(z):
+    return 0.5 * (1.0 + np.tanh(0.5 * z))     # no overflow for large |z|
+
+
+def _max_and_avg(spec, workers):
+    kw = dict(stride=spec.stride, padding=spec.padding, dilation=spec.dilation,
+              ceil_mode=spec.ceil_mode, axes=spec.axes, workers=workers)
+    mx = max_pool(spec.x, spec.kernel_size, **kw).astype(np.float64)
+    av = avg_pool(spec.x, spec.kernel_size, **kw).astype(np.float64)
+    return mx, av
+
+
+def _along_channel(values, spec, channel_axis, name):
+    """A per-channel vector reshaped to broadcast along ``channel_axis``."""
+    if values.ndim == 0:
+        return values
+    if channel_axis is None:
+        raise ValueError(f"a per-channel {name} needs channel_axis")
+    ax = channel_axis % spec.x.ndim
+    if values.shape != (spec.x.shape[ax],):
+        raise ValueError(f"{name} must be a scalar or have one entry per channel "
+                         f"({spec.x.shape[ax]}), got shape {values.shape}")
+    shape = [1] * spec.x.ndim
+    shape[ax] = -1
+    return values.reshape(shape)
+
+
+def mixed_pool(x, alpha, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               *, axes=None, channel_axis=None, workers=None):
+    """Mixed pooling: ``alpha * max_pool + (1 - alpha) * avg_pool``.
+
+    Parameters
+    ----------
+    alpha : float in [0, 1], or one value per channel (needs ``channel_axis``)
+
+    Examples
+    --------
+    >>> import numpy as np, ndpool
+    >>> ndpool.mixed_pool(np.array([[1.0, 2.0], [3.0, 6.0]]), 0.5, 2)   # (6 + 3) / 2
+    array([[4.5]])
+    """
+    alpha = fraction(alpha, "alpha")
+    spec = WindowSpec(x, kernel_size, stride, padding, dilation, ceil_mode, axes, channel_axis)
+    a = _along_channel(alpha, spec, channel_axis, "alpha")
+    mx, av = _max_and_avg(spec, workers)
+    return (a * mx + (1 - a) * av).astype(mean_dtype(spec.x.dtype), copy=False)
+
+
+def _kernel_weights(w, spec, name, *, stacked):
+    """Weights of the kernel's shape (with a leading stack axis if ``stacked``)."""
+    w = np.asarray(w)
+    if w.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be a real array, got dtype {w.dtype}")
+    want = tuple(spec.kernel_size)
+    got = w.shape[1:] if stacked else w.shape
+    if got != want:
+        lead = "(n, " if stacked else "("
+        raise ValueError(f"{name} must have the kernel's shape {lead}"
+                         f"{', '.join(map(str, want))}), got {w.shape}")
+    if not np.all(np.isfinite(w)):
+        raise ValueError(f"{name} must be finite")
+    return w.astype(np.float64).reshape((-1,) + want)
+
+
+def gated_pool(x, gate, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               *, axes=None, channel_axis=None, workers=None):
+    """Gated pooling: ``s * max_pool + (1 - s) * avg_pool`` with ``s = sigmoid(gate . window)``.
+
+    The gate is a learned mask of the kernel's shape; its response to each
+    window decides, per window, how much of the max to use (Lee et al. 2016,
+    the "one gate per layer" variant).
+
+    Parameters
+    ----------
+    gate : ndarray, the kernel's shape
+
+    Examples
+    --------
+    >>> import numpy as np, ndpool
+    >>> x = np.array([[1.0, 2.0], [3.0, 6.0]])
+    >>> ndpool.gated_pool(x, np.zeros((2, 2)), 2)     # s = 1/2: mixed pooling
+    array([[4.5]])
+    """
+    spec = WindowSpec(x, kernel_size, stride, padding, dilation, ceil_mode, axes, channel_axis)
+    w = _kernel_weights(gate, spec, "gate", stacked=False)
+    nthreads = resolve_workers(workers)
+    s = _sigmoid(_gather.weighted(spec.x, spec.axes, spec.plans, w, nthreads)[..., 0])
+    mx, av = _max_and_avg(spec, workers)
+    return (s * mx + (1 - s) * av).astype(mean_dtype(spec.x.dtype), copy=False)
+
+
+def tree_pool(x, leaves, gates, kernel_size, stride=None, padding=0, dilation=1,
+              ceil_mode=False, *, axes=None, channel_axis=None, workers=None):
+    """Tree pooling: a binary tree of learned pooling filters mixed by learned gates.
+
+    Leaf m responds ``v_m . window``; an internal node i (heap order: children
+    2i+1 and 2i+2, leaves after the ``L - 1`` internal nodes) outputs
+    ``s_i f_left + (1 - s_i) f_right`` with ``s_i = sigmoid(w_i . window)``;
+    the root is the result (Lee et al. 2016, eq. for f_m).
+
+    Parameters
+    ----------
+    leaves : (L, *kernel) ndarray, L a power of two >= 2
+    gates : (L - 1, *kernel) ndarray
+
+    Examples
+    --------
+    >>> import numpy as np, ndpool
+    >>> x = np.array([[1.0, 2.0], [3.0, 6.0]])
+    >>> leaves = np.stack([np.full((2, 2), 0.25), np.eye(2)])   # mean, trace
+    >>> ndpool.tree_pool(x, leaves, np.zeros((1, 2, 2)), 2)     # (3 + 7) / 2
+    array([[5.]])
+    """
+    spec = WindowSpec(x, kernel_size, stride, padding, dilation, ceil_mode, axes, channel_axis)
+    v = _kernel_weights(leaves, spec, "leaves", stacked=True)
+    w = _kernel_weights(gates, spec, "gates", stacked=True)
+    n = len(v)
+    if n < 2 or n & (n - 1):
+        raise ValueError(f"leaves must hold a power of two >= 2 filters, got {n}")
+    if len(w) != n - 1:
+        raise ValueError(f"gates must hold len(leaves) - 1 = {n - 1} filters, got {len(w)}")
+    resp = _gather.weighted(spec.x, spec.axes, spec.plans, np.concatenate([w, v]),
+                            resolve_workers(workers))
+    node = [resp[..., i] for i in range(2 * n - 1)]     # gates 0..n-2, then leaves
+    for i in range(n - 2, -1, -1):
+        s = _sigmoid(node[i])
+        node[i] = s * node[2 * i + 1] + (1 - s) * node[2 * i + 2]
+    _engine._fill_empty(node[0], spec.axes, spec.plans, 0)
+    return node[0].astype(mean_dtype(spec.x.dtype), copy=False)

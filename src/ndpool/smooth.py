@@ -1,0 +1,173 @@
+"""Smooth pooling between average and max: Lp, power mean (GeM), SoftPool, log-sum-exp.
+
+Lp and power means are sums of transformed values, so they run on the
+separable sum passes; SoftPool and log-sum-exp are shifted by each window's
+own maximum for stability, so they run on the gather kernels.
+
+Window parameters (``kernel_size, stride, padding, dilation, ceil_mode,
+axes, channel_axis, workers``) mean exactly what they mean for
+:func:`ndpool.max_pool`.  Results are float: float16/32/64 input keeps its
+dtype (computed in float64), bool and integer input gives float64.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import _engine, _gather
+from ._dtypes import mean_dtype
+from ._params import positive_real
+from ._spec import WindowSpec, check_out, deliver
+from ._threads import resolve_workers
+
+__all__ = ["lp_pool", "power_mean_pool", "softpool", "lse_pool"]
+
+
+def _finish(values, spec, out):
+    """Cast a float64 result to the method's float dtype, into ``out`` if given."""
+    dtype = mean_dtype(spec.x.dtype)
+    out = check_out(out, spec.out_shape, dtype)
+    return deliver(values.astype(dtype, copy=False), out)
+
+
+def _power_sum(spec, p, nthreads, *, absolute=False, eps=None):
+    """Window sums of ``x ** p`` (of ``|x|`` or of ``x`` clamped at ``eps``), in float64."""
+    t = spec.x.astype(np.float64)
+    if absolute:
+        np.abs(t, out=t)
+    if eps is not None:
+        np.maximum(t, eps, out=t)
+    if p != 1:
+        with np.errstate(invalid="ignore"):   # negative ** non-integer is NaN, as stated
+            np.power(t, p, out=t)
+    return _engine.window_sum(t, spec.axes, spec.plans, nthreads=nthreads)
+
+
+def lp_pool(x, p, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, *,
+            axes=None, channel_axis=None, out=None, workers=None):
+    """Lp pooling: ``(sum |x|^p) ** (1/p)`` over each window (p=2: L2 pooling).
+
+    Equals ``torch.nn.functional.lp_pool1d/2d/3d`` for ``x >= 0`` (torch raises
+    negative values to ``p`` without taking the absolute value first).  One
+    difference in ceil_mode: torch scales a partial last window's sum by
+    ``kernel area / taps``; ndpool sums the taps the window really holds.
+    p=1 is sum pooling of ``|x|``; p -> inf tends to max pooling of ``|x|``.
+
+    Sermanet, Chintala & LeCun, "Convolutional neural networks applied to
+    house numbers digit classification", ICPR 2012.
+
+    Parameters
+    ----------
+    x : array_like
+    p : float > 0
+    kernel_size, stride, padding, dilation, ceil_mode, axes, channel_axis, out, workers
+        As for :func:`ndpool.max_pool`.
+
+    Examples
+    --------
+    >>> import numpy as np, ndpool
+    >>> ndpool.lp_pool(np.array([[3.0, 4.0], [0.0, 0.0]]), 2, 2)
+    array([[5.]])
+    """
+    p = positive_real(p, "p")
+    spec = WindowSpec(x, kernel_size, stride, padding, dilation, ceil_mode, axes, channel_axis)
+    s = _power_sum(spec, p, resolve_workers(workers), absolute=True)
+    return _finish(s if p == 1 else np.power(s, 1.0 / p), spec, out)
+
+
+def power_mean_pool(x, p, kernel_size, stride=None, padding=0, dilation=1,
+                    ceil_mode=False, *, eps=None, axes=None, channel_axis=None, out=None,
+                    workers=None):
+    """Power-mean pooling, "power average" / GeM: ``(mean x^p) ** (1/p)`` per window.
+
+    The mean is over the elements the window holds (padding is not counted),
+    so p=1 equals ``avg_pool(..., count_include_pad=False)`` and p -> inf tends
+    to max pooling.  With ``eps`` the input is first clamped to ``[eps, inf)``
+    as in GeM; without it, negative values raised to a non-integer p give NaN.
+
+    Radenović, Tolias & Chum, "Fine-tuning CNN image retrieval with no human
+    annotation", TPAMI 2018 (generalized mean pooling).
+
+    Parameters
+    ----------
+    x : array_like
+    p : float > 0
+    eps : float, optional
+        Clamp the input from below (GeM uses 1e-6).
+    kernel_size, stride, padding, dilation, ceil_mode, axes, channel_axis, out, workers
+        As for :func:`ndpool.max_pool`.
+
+    Examples
+    --------
+    >>> import numpy as np, ndpool
+    >>> ndpool.power_mean_pool(np.array([[1.0, 1.0], [1.0, 5.0]]), 3, 2)  # (128 / 4) ** (1/3)
+    array([[3.1748021]])
+    """
+    p = positive_real(p, "p")
+    if eps is not None:
+        eps = positive_real(eps, "eps", allow_zero=True)
+    spec = WindowSpec(x, kernel_size, stride, padding, dilation, ceil_mode, axes, channel_axis)
+    s = _power_sum(spec, p, resolve_workers(workers), eps=eps)
+    count = 1.0
+    for g in _engine.pooled_grid(s.ndim, spec.axes, [p_.count for p_ in spec.plans]):
+        count = count * g
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.power(s / count, 1.0 / p)
+    _engine._fill_empty(mean, spec.axes, spec.plans, 0)
+    return _finish(mean, spec, out)
+
+
+def _gathered(x, method, param, kernel_size, stride, padding, dilation, ceil_mode,
+              axes, channel_axis, out, workers):
+    spec = WindowSpec(x, kernel_size, stride, padding, dilation, ceil_mode, axes, channel_axis)
+    values = _gather.float_reduce(spec.x, spec.axes, spec.plans, method, param,
+                                  resolve_workers(workers))
+    return _finish(values, spec, out)
+
+
+def softpool(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, *,
+             axes=None, channel_axis=None, out=None, workers=None):
+    """SoftPool: the softmax-weighted mean ``sum(e^x x) / sum(e^x)`` of each window.
+
+    Computed with each window's maximum subtracted first, so inputs of any
+    magnitude (x = 1000) neither overflow nor lose the window's largest
+    values.  NaN propagates; a window whose maximum is +-inf gives that value.
+
+    Stergiou, Poppe & Kalliatakis, "Refining activation downsampling with
+    SoftPool", ICCV 2021.
+
+    Examples
+    --------
+    >>> import numpy as np, ndpool
+    >>> ndpool.softpool(np.array([[0.0, 0.0], [0.0, 1000.0]]), 2)
+    array([[1000.]])
+    """
+    return _gathered(x, _gather.SOFTPOOL, 0.0, kernel_size, stride, padding, dilation,
+                     ceil_mode, axes, channel_axis, out, workers)
+
+
+def lse_pool(x, r, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, *,
+             axes=None, channel_axis=None, out=None, workers=None):
+    """Log-sum-exp pooling: ``(1/r) log(mean(e^(r x)))`` over each window.
+
+    r -> 0 tends to average pooling, r -> inf to max pooling.  Computed as
+    ``m + log(mean(e^(r (x - m)))) / r`` with m the window maximum, so large
+    ``r * x`` never overflows.
+
+    Pinheiro & Collobert, "From image-level to pixel-level labeling with
+    convolutional networks", CVPR 2015.
+
+    Parameters
+    ----------
+    r : float > 0
+        Sharpness.
+
+    Examples
+    --------
+    >>> import numpy as np, ndpool
+    >>> x = np.array([1.0, 3.0])
+    >>> ndpool.lse_pool(x, 1e-6, 2).round(4), ndpool.lse_pool(x, 1e3, 2).round(2)
+    (array([2.]), array([3.]))
+    """
+    r = positive_real(r, "r")
+    return _gathered(x, _gather.LSE, r, kernel_size, stride, padding, dilation,
+                     ceil_mode, axes, channel_axis, out, workers)
