@@ -6,12 +6,22 @@ Every pooling method shares one engine: per-axis window plans made in Python
 separable passes for max/min/sum-like reductions, gather kernels for the rest.
 """
 from ._config import __version__, show_config  # noqa: F401 (re-exported)
+from .adaptive import (adaptive_avg_pool, adaptive_max_pool, adaptive_pool, global_avg_pool,
+                       global_max_pool, global_pool, spatial_pyramid_pool, strip_pool)
 from .mixing import gated_pool, mixed_pool, tree_pool
 from .rank import median_pool, stochastic_pool
 from .smooth import lp_pool, lse_pool, power_mean_pool, softpool
 from .window import avg_pool, max_pool, max_unpool, min_pool, sum_pool
 
 __all__ = [
+    "adaptive_avg_pool",
+    "adaptive_max_pool",
+    "adaptive_pool",
+    "global_avg_pool",
+    "global_max_pool",
+    "global_pool",
+    "spatial_pyramid_pool",
+    "strip_pool",
     "avg_pool",
     "gated_pool",
     "lp_pool",

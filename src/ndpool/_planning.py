@@ -171,3 +171,32 @@ def plan_axes(shape, axes, kernel_size, stride, padding, dilation, ceil_mode):
     """
     return [plan_axis(shape[ax], k, s, p, d, ceil_mode, axis=ax)
             for ax, k, s, p, d in zip(axes, kernel_size, stride, padding, dilation)]
+
+
+def plan_intervals(n, start, count):
+    """A plan of arbitrary contiguous windows ``[start, start + count)`` inside the axis.
+
+    Used by adaptive, global and fractional pooling, whose windows are not a
+    regular kernel/stride grid.  ``stride`` is 0 to say so.
+    """
+    start = np.asarray(start, np.intp)
+    count = np.asarray(count, np.intp)
+    for a in (start, count):
+        a.flags.writeable = False
+    kernel = int(count.max()) if len(count) else 1
+    skip = np.zeros(len(count), np.intp)
+    skip.flags.writeable = False
+    padded = count.astype(np.float64)
+    padded.flags.writeable = False
+    return AxisPlan(n, len(count), kernel, 0, 1, 0, 0, start, count, padded, skip)
+
+
+@functools.lru_cache(maxsize=512)
+def plan_bins(n, out, *, axis=0):
+    """PyTorch's adaptive bins: ``[floor(o n / out), ceil((o + 1) n / out))``, exactly."""
+    if n == 0 and out > 0:
+        raise ValueError(f"cannot pool the empty axis {axis} to output size {out}")
+    o = np.arange(out, dtype=object if n * (out + 1) >= _INT64_SAFE else np.int64)
+    start = (o * n) // out
+    end = -((-(o + 1) * n) // out)
+    return plan_intervals(n, start, end - start)

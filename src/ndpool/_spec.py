@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._dtypes import as_array
-from ._layout import permute, resolve_axes
+from ._layout import normalize_axis, permute, resolve_axes
 from ._planning import per_axis, plan_axes
 
 
@@ -25,6 +25,8 @@ class WindowSpec:
         raw = {"kernel_size": kernel_size, "stride": stride,
                "padding": padding, "dilation": dilation}
         self.axes, order = resolve_axes(self.x.ndim, axes, channel_axis, raw)
+        self.channel_axis = (None if channel_axis is None
+                             else normalize_axis(channel_axis, self.x.ndim, "channel_axis"))
         k = len(self.axes)
         sizes = {
             "kernel_size": per_axis(kernel_size, k, "kernel_size"),
@@ -41,6 +43,18 @@ class WindowSpec:
         self.plans = plan_axes(self.x.shape, self.axes, sizes["kernel_size"],
                                sizes["stride"], sizes["padding"], sizes["dilation"],
                                bool(ceil_mode))
+
+    @classmethod
+    def from_plans(cls, x, axes, plans, channel_axis=None):
+        """A spec whose windows were planned elsewhere (adaptive, global, fractional)."""
+        spec = cls.__new__(cls)
+        spec.x, spec.axes, spec.plans, spec.channel_axis = x, tuple(axes), list(plans), channel_axis
+        spec.kernel_size = tuple(p.kernel for p in plans)
+        spec.stride = tuple(p.stride for p in plans)
+        spec.padding = tuple(p.before for p in plans)
+        spec.dilation = tuple(p.dilation for p in plans)
+        spec.ceil_mode = False
+        return spec
 
     @property
     def out_shape(self):

@@ -20,7 +20,7 @@ from ._dtypes import mean_dtype
 from ._params import fraction
 from ._spec import WindowSpec
 from ._threads import resolve_workers
-from .window import avg_pool, max_pool
+from .window import _avg, _max
 
 __all__ = ["mixed_pool", "gated_pool", "tree_pool"]
 
@@ -29,21 +29,18 @@ def _sigmoid(z):
     return 0.5 * (1.0 + np.tanh(0.5 * z))     # no overflow for large |z|
 
 
-def _max_and_avg(spec, workers):
-    kw = dict(stride=spec.stride, padding=spec.padding, dilation=spec.dilation,
-              ceil_mode=spec.ceil_mode, axes=spec.axes, workers=workers)
-    mx = max_pool(spec.x, spec.kernel_size, **kw).astype(np.float64)
-    av = avg_pool(spec.x, spec.kernel_size, **kw).astype(np.float64)
-    return mx, av
+def _max_and_avg(spec, nthreads):
+    return (_max(spec, nthreads).astype(np.float64),
+            _avg(spec, nthreads).astype(np.float64))
 
 
-def _along_channel(values, spec, channel_axis, name):
-    """A per-channel vector reshaped to broadcast along ``channel_axis``."""
+def _along_channel(values, spec, name):
+    """A per-channel vector reshaped to broadcast along the spec's channel axis."""
     if values.ndim == 0:
         return values
-    if channel_axis is None:
+    if spec.channel_axis is None:
         raise ValueError(f"a per-channel {name} needs channel_axis")
-    ax = channel_axis % spec.x.ndim
+    ax = spec.channel_axis
     if values.shape != (spec.x.shape[ax],):
         raise ValueError(f"{name} must be a scalar or have one entry per channel "
                          f"({spec.x.shape[ax]}), got shape {values.shape}")
@@ -66,10 +63,13 @@ def mixed_pool(x, alpha, kernel_size, stride=None, padding=0, dilation=1, ceil_m
     >>> ndpool.mixed_pool(np.array([[1.0, 2.0], [3.0, 6.0]]), 0.5, 2)   # (6 + 3) / 2
     array([[4.5]])
     """
-    alpha = fraction(alpha, "alpha")
     spec = WindowSpec(x, kernel_size, stride, padding, dilation, ceil_mode, axes, channel_axis)
-    a = _along_channel(alpha, spec, channel_axis, "alpha")
-    mx, av = _max_and_avg(spec, workers)
+    return _mixed(spec, resolve_workers(workers), alpha)
+
+
+def _mixed(spec, nthreads, alpha):
+    a = _along_channel(fraction(alpha, "alpha"), spec, "alpha")
+    mx, av = _max_and_avg(spec, nthreads)
     return (a * mx + (1 - a) * av).astype(mean_dtype(spec.x.dtype), copy=False)
 
 
@@ -112,7 +112,7 @@ def gated_pool(x, gate, kernel_size, stride=None, padding=0, dilation=1, ceil_mo
     w = _kernel_weights(gate, spec, "gate", stacked=False)
     nthreads = resolve_workers(workers)
     s = _sigmoid(_gather.weighted(spec.x, spec.axes, spec.plans, w, nthreads)[..., 0])
-    mx, av = _max_and_avg(spec, workers)
+    mx, av = _max_and_avg(spec, nthreads)
     return (s * mx + (1 - s) * av).astype(mean_dtype(spec.x.dtype), copy=False)
 
 

@@ -5,8 +5,6 @@ mean exactly what they mean for :func:`ndpool.max_pool`.
 """
 from __future__ import annotations
 
-import numpy as np
-
 from . import _engine, _gather
 from ._dtypes import mean_dtype
 from ._params import generator
@@ -37,8 +35,12 @@ def median_pool(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fa
     """
     spec = WindowSpec(x, kernel_size, stride, padding, dilation, ceil_mode, axes, channel_axis)
     out = check_out(out, spec.out_shape, spec.x.dtype.newbyteorder("="))
-    values = _gather.median(spec.x, spec.axes, spec.plans, resolve_workers(workers))
-    return deliver(_engine._from_kernel(values, spec.x.dtype), out)
+    return deliver(_median(spec, resolve_workers(workers)), out)
+
+
+def _median(spec, nthreads):
+    values = _gather.median(spec.x, spec.axes, spec.plans, nthreads)
+    return _engine._from_kernel(values, spec.x.dtype)
 
 
 def stochastic_pool(x, kernel_size, stride=None, *, mode="sample", rng=None, padding=0,

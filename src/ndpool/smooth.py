@@ -22,11 +22,14 @@ from ._threads import resolve_workers
 __all__ = ["lp_pool", "power_mean_pool", "softpool", "lse_pool"]
 
 
+def _as_float(values, spec):
+    """A float64 result in the method's float dtype (float64 for bool/int input)."""
+    return values.astype(mean_dtype(spec.x.dtype), copy=False)
+
+
 def _finish(values, spec, out):
-    """Cast a float64 result to the method's float dtype, into ``out`` if given."""
-    dtype = mean_dtype(spec.x.dtype)
-    out = check_out(out, spec.out_shape, dtype)
-    return deliver(values.astype(dtype, copy=False), out)
+    """Deliver a core's result, into ``out`` if given."""
+    return deliver(values, check_out(out, spec.out_shape, mean_dtype(spec.x.dtype)))
 
 
 def _power_sum(spec, p, nthreads, *, absolute=False, eps=None):
@@ -68,10 +71,14 @@ def lp_pool(x, p, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     >>> ndpool.lp_pool(np.array([[3.0, 4.0], [0.0, 0.0]]), 2, 2)
     array([[5.]])
     """
-    p = positive_real(p, "p")
     spec = WindowSpec(x, kernel_size, stride, padding, dilation, ceil_mode, axes, channel_axis)
-    s = _power_sum(spec, p, resolve_workers(workers), absolute=True)
-    return _finish(s if p == 1 else np.power(s, 1.0 / p), spec, out)
+    return _finish(_lp(spec, resolve_workers(workers), p), spec, out)
+
+
+def _lp(spec, nthreads, p):
+    p = positive_real(p, "p")
+    s = _power_sum(spec, p, nthreads, absolute=True)
+    return _as_float(s if p == 1 else np.power(s, 1.0 / p), spec)
 
 
 def power_mean_pool(x, p, kernel_size, stride=None, padding=0, dilation=1,
@@ -102,26 +109,33 @@ def power_mean_pool(x, p, kernel_size, stride=None, padding=0, dilation=1,
     >>> ndpool.power_mean_pool(np.array([[1.0, 1.0], [1.0, 5.0]]), 3, 2)  # (128 / 4) ** (1/3)
     array([[3.1748021]])
     """
+    spec = WindowSpec(x, kernel_size, stride, padding, dilation, ceil_mode, axes, channel_axis)
+    return _finish(_power_mean(spec, resolve_workers(workers), p, eps), spec, out)
+
+
+def _power_mean(spec, nthreads, p, eps=None):
     p = positive_real(p, "p")
     if eps is not None:
         eps = positive_real(eps, "eps", allow_zero=True)
-    spec = WindowSpec(x, kernel_size, stride, padding, dilation, ceil_mode, axes, channel_axis)
-    s = _power_sum(spec, p, resolve_workers(workers), eps=eps)
+    s = _power_sum(spec, p, nthreads, eps=eps)
     count = 1.0
     for g in _engine.pooled_grid(s.ndim, spec.axes, [p_.count for p_ in spec.plans]):
         count = count * g
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.power(s / count, 1.0 / p)
     _engine._fill_empty(mean, spec.axes, spec.plans, 0)
-    return _finish(mean, spec, out)
+    return _as_float(mean, spec)
 
 
-def _gathered(x, method, param, kernel_size, stride, padding, dilation, ceil_mode,
-              axes, channel_axis, out, workers):
-    spec = WindowSpec(x, kernel_size, stride, padding, dilation, ceil_mode, axes, channel_axis)
-    values = _gather.float_reduce(spec.x, spec.axes, spec.plans, method, param,
-                                  resolve_workers(workers))
-    return _finish(values, spec, out)
+def _softpool(spec, nthreads):
+    return _as_float(_gather.float_reduce(spec.x, spec.axes, spec.plans, _gather.SOFTPOOL,
+                                          0.0, nthreads), spec)
+
+
+def _lse(spec, nthreads, r):
+    r = positive_real(r, "r")
+    return _as_float(_gather.float_reduce(spec.x, spec.axes, spec.plans, _gather.LSE, r,
+                                          nthreads), spec)
 
 
 def softpool(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, *,
@@ -141,8 +155,8 @@ def softpool(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False
     >>> ndpool.softpool(np.array([[0.0, 0.0], [0.0, 1000.0]]), 2)
     array([[1000.]])
     """
-    return _gathered(x, _gather.SOFTPOOL, 0.0, kernel_size, stride, padding, dilation,
-                     ceil_mode, axes, channel_axis, out, workers)
+    spec = WindowSpec(x, kernel_size, stride, padding, dilation, ceil_mode, axes, channel_axis)
+    return _finish(_softpool(spec, resolve_workers(workers)), spec, out)
 
 
 def lse_pool(x, r, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, *,
@@ -168,6 +182,5 @@ def lse_pool(x, r, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fa
     >>> ndpool.lse_pool(x, 1e-6, 2).round(4), ndpool.lse_pool(x, 1e3, 2).round(2)
     (array([2.]), array([3.]))
     """
-    r = positive_real(r, "r")
-    return _gathered(x, _gather.LSE, r, kernel_size, stride, padding, dilation,
-                     ceil_mode, axes, channel_axis, out, workers)
+    spec = WindowSpec(x, kernel_size, stride, padding, dilation, ceil_mode, axes, channel_axis)
+    return _finish(_lse(spec, resolve_workers(workers), r), spec, out)

@@ -60,14 +60,21 @@ def sum_pool(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False
              axes=None, channel_axis=None, out=None, workers=None):
     spec = WindowSpec(x, kernel_size, stride, padding, dilation, ceil_mode,
                       axes, channel_axis)
-    dtype = sum_dtype(spec.x.dtype)
-    out = check_out(out, spec.out_shape, dtype)
-    acc = _engine.window_sum(spec.x, spec.axes, spec.plans,
-                             nthreads=resolve_workers(workers))
-    if out is not None:
-        np.copyto(out, acc, casting="unsafe")
-        return out
-    return acc.astype(dtype, copy=False)
+    out = check_out(out, spec.out_shape, sum_dtype(spec.x.dtype))
+    return deliver(_sum(spec, resolve_workers(workers)), out)
+
+
+def _max(spec, nthreads):
+    return _engine.extremum(spec.x, spec.axes, spec.plans, is_min=False, nthreads=nthreads)
+
+
+def _min(spec, nthreads):
+    return _engine.extremum(spec.x, spec.axes, spec.plans, is_min=True, nthreads=nthreads)
+
+
+def _sum(spec, nthreads):
+    acc = _engine.window_sum(spec.x, spec.axes, spec.plans, nthreads=nthreads)
+    return acc.astype(sum_dtype(spec.x.dtype), copy=False)
 
 
 @doc("avg")
@@ -76,12 +83,15 @@ def avg_pool(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False
              channel_axis=None, out=None, workers=None):
     spec = WindowSpec(x, kernel_size, stride, padding, dilation, ceil_mode,
                       axes, channel_axis)
+    out = check_out(out, spec.out_shape, mean_dtype(spec.x.dtype))
+    return _avg(spec, resolve_workers(workers), count_include_pad, divisor_override, out=out)
+
+
+def _avg(spec, nthreads, count_include_pad=True, divisor_override=None, *, out=None):
     if divisor_override is not None:
         divisor_override = as_size(divisor_override, "divisor_override")
-    dtype = mean_dtype(spec.x.dtype)
-    out = check_out(out, spec.out_shape, dtype)
-    acc = _engine.window_sum(spec.x, spec.axes, spec.plans,
-                             nthreads=resolve_workers(workers), acc=np.dtype(np.float64))
+    acc = _engine.window_sum(spec.x, spec.axes, spec.plans, nthreads=nthreads,
+                             acc=np.dtype(np.float64))
     if divisor_override is not None:
         divisor = float(divisor_override)
     else:
@@ -90,7 +100,7 @@ def avg_pool(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False
         divisor = 1.0
         for g in _engine.pooled_grid(acc.ndim, spec.axes, per_axis_div):
             divisor = divisor * g
-    result = out if out is not None else np.empty(spec.out_shape, dtype)
+    result = out if out is not None else np.empty(spec.out_shape, mean_dtype(spec.x.dtype))
     with np.errstate(invalid="ignore", divide="ignore"):
         np.divide(acc, divisor, out=result, casting="unsafe")
     # A window without elements averages to 0 (PyTorch's guard), never 0/0.
