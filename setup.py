@@ -87,6 +87,15 @@ extensions = [
     for name in KERNELS
 ]
 
+# Regenerate every C file when the build mode changes (a debug and a release
+# build must not share stale C files); otherwise Cython's timestamps decide.
+mode = f"debug={debug} openmp={omp is not None} args={extra_compile}"
+stamp = os.path.join("build", "ndpool-build-mode")
+force = not os.path.exists(stamp) or open(stamp).read() != mode
+os.makedirs("build", exist_ok=True)
+with open(stamp, "w") as f:
+    f.write(mode)
+
 directives = {
     "language_level": 3,
     "boundscheck": debug,
@@ -100,7 +109,6 @@ setup(
     ext_modules=cythonize(
         extensions,
         compiler_directives=directives,
-        # A debug and a release build must not share stale C files.
-        force=True,
+        force=force,
     ),
 )
