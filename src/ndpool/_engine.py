@@ -23,6 +23,17 @@ def _passes(shape, axes, plans):
         yield ax, plan, tuple(shape)
 
 
+def _tables(plan, outer):
+    """A plan's (start, count) tables and how many consecutive rows share a table row.
+
+    Regular plans have one table row for every plane; per-plane plans (one row
+    per plane, planes leading) give each block of ``outer // rows`` rows its own.
+    """
+    start = plan.start if plan.start.ndim == 2 else plan.start[None]
+    count = plan.count if plan.count.ndim == 2 else plan.count[None]
+    return start, count, max(outer // len(start), 1)
+
+
 def _run(kernel, x, axes, plans, nthreads, dtype, dest, **kw):
     """Run ``kernel`` once per pooled axis; the last pass writes into ``dest``."""
     todo = list(_passes(x.shape, axes, plans))
@@ -31,7 +42,7 @@ def _run(kernel, x, axes, plans, nthreads, dtype, dest, **kw):
         y = dest if last and dest is not None else np.empty(shape, dtype)
         outer, n, inner = three_d(x.shape, ax)
         kernel(x.reshape(outer, n, inner), y.reshape(outer, plan.out, inner),
-               plan.start, plan.count, plan.dilation,
+               *_tables(plan, outer), plan.dilation,
                nthreads=clamp(nthreads, outer * plan.out), **kw)
         x = y
     return x
@@ -61,7 +72,7 @@ def arg_extremum(x, axes, plans, *, is_min, nthreads):
             kx.reshape(outer, n, inner),
             None if idx is None else idx.reshape(outer, n, inner),
             y.reshape(outer, m, inner), yi.reshape(outer, m, inner),
-            plan.start, plan.count, plan.dilation, stride, is_min,
+            *_tables(plan, outer), plan.dilation, stride, is_min,
             clamp(nthreads, outer * m))
         kx, idx = y, yi
         stride *= plan.n
@@ -109,7 +120,7 @@ def pooled_grid(ndim, axes, vectors):
 
 def _fill_empty(y, axes, plans, value):
     """Windows that hold no input element (dilated windows in the padding)."""
-    if not any(p.has_empty for p in plans):
+    if not any(p.has_empty for p in plans if p.count.ndim == 1):
         return
     empty = np.zeros((1,) * y.ndim, bool)
     for g in pooled_grid(y.ndim, axes, [p.count == 0 for p in plans]):

@@ -2,7 +2,10 @@
 """One-axis window passes over a C-contiguous (outer, n, inner) view.
 
 A pass reduces, for every output row ``o`` along the middle axis, the taps
-``x[:, start[o] + j * dilation, :]`` for ``j < count[o]``.  The facade plans
+``x[b, start[t, o] + j * dilation, :]`` for ``j < count[t, o]``, where the plan
+table row is ``t = b // rep``: one row (``rep = outer``) when every plane
+shares its windows, one row per plane when each draws its own (fractional
+pooling).  The facade plans
 ``start`` and ``count`` so every tap is in bounds, runs one pass per pooled
 axis (last pooled axis first, so ties break in row-major order), and fills
 windows that hold no tap (``count == 0``) itself; these kernels write 0 there.
@@ -68,13 +71,13 @@ cdef inline intp chunk_count(intp rows, int nthreads) noexcept nogil:
 
 def extremum_pass(const numeric[:, :, ::1] x,     # IN  (outer, n, inner)
                   numeric[:, :, ::1] y,           # OUT (outer, m, inner)
-                  const intp[::1] start,          # IN  (m,)
-                  const intp[::1] count,          # IN  (m,)
-                  intp dilation, bint is_min, int nthreads):
+                  const intp[:, ::1] start,       # IN  (rows, m)
+                  const intp[:, ::1] count,       # IN  (rows, m)
+                  intp rep, intp dilation, bint is_min, int nthreads):
     cdef intp m = y.shape[1], inner = y.shape[2]
     cdef intp rows = y.shape[0] * m
     cdef intp nchunks = chunk_count(rows, nthreads)
-    cdef intp ch, r, r1, b, o, s, c, j, i
+    cdef intp ch, r, r1, b, o, s, c, j, i, t
     cdef numeric v, best
     with nogil:
         for ch in prange(nchunks, schedule="static", num_threads=nthreads):
@@ -82,9 +85,10 @@ def extremum_pass(const numeric[:, :, ::1] x,     # IN  (outer, n, inner)
             r1 = (ch + 1) * rows // nchunks
             b = r // m
             o = r - b * m
+            t = b // rep
             while r < r1:
-                s = start[o]
-                c = count[o]
+                s = start[t, o]
+                c = count[t, o]
                 if c == 0:
                     for i in range(inner):
                         y[b, o, i] = 0
@@ -112,15 +116,17 @@ def extremum_pass(const numeric[:, :, ::1] x,     # IN  (outer, n, inner)
                 if o == m:
                     o = 0
                     b = b + 1
+                    t = b // rep
 
 
 def arg_extremum_pass(const numeric[:, :, ::1] x,   # IN  values (outer, n, inner)
                       const intp[:, :, ::1] xi,     # IN  indices of x, or None on the first pass
                       numeric[:, :, ::1] y,         # OUT values (outer, m, inner)
                       intp[:, :, ::1] yi,           # OUT indices (outer, m, inner)
-                      const intp[::1] start,        # IN  (m,)
-                      const intp[::1] count,        # IN  (m,)
-                      intp dilation, intp index_stride, bint is_min, int nthreads):
+                      const intp[:, ::1] start,     # IN  (rows, m)
+                      const intp[:, ::1] count,     # IN  (rows, m)
+                      intp rep, intp dilation, intp index_stride, bint is_min,
+                      int nthreads):
     """Like extremum_pass, and records where the winner came from.
 
     The winning position ``p`` along this axis becomes
@@ -131,7 +137,7 @@ def arg_extremum_pass(const numeric[:, :, ::1] x,   # IN  values (outer, n, inne
     cdef intp m = y.shape[1], inner = y.shape[2]
     cdef intp rows = y.shape[0] * m
     cdef intp nchunks = chunk_count(rows, nthreads)
-    cdef intp ch, r, r1, b, o, s, c, j, i, p
+    cdef intp ch, r, r1, b, o, s, c, j, i, p, t
     cdef bint first = xi is None
     cdef numeric v
     with nogil:
@@ -140,9 +146,10 @@ def arg_extremum_pass(const numeric[:, :, ::1] x,   # IN  values (outer, n, inne
             r1 = (ch + 1) * rows // nchunks
             b = r // m
             o = r - b * m
+            t = b // rep
             while r < r1:
-                s = start[o]
-                c = count[o]
+                s = start[t, o]
+                c = count[t, o]
                 if c == 0:
                     for i in range(inner):
                         y[b, o, i] = 0
@@ -169,17 +176,18 @@ def arg_extremum_pass(const numeric[:, :, ::1] x,   # IN  values (outer, n, inne
                 if o == m:
                     o = 0
                     b = b + 1
+                    t = b // rep
 
 
 def sum_pass(const numeric[:, :, ::1] x,   # IN  (outer, n, inner)
              accum[:, :, ::1] y,           # OUT (outer, m, inner), a wider type
-             const intp[::1] start,        # IN  (m,)
-             const intp[::1] count,        # IN  (m,)
-             intp dilation, int nthreads):
+             const intp[:, ::1] start,     # IN  (rows, m)
+             const intp[:, ::1] count,     # IN  (rows, m)
+             intp rep, intp dilation, int nthreads):
     cdef intp m = y.shape[1], inner = y.shape[2]
     cdef intp rows = y.shape[0] * m
     cdef intp nchunks = chunk_count(rows, nthreads)
-    cdef intp ch, r, r1, b, o, s, c, j, i
+    cdef intp ch, r, r1, b, o, s, c, j, i, t
     cdef accum total
     with nogil:
         for ch in prange(nchunks, schedule="static", num_threads=nthreads):
@@ -187,9 +195,10 @@ def sum_pass(const numeric[:, :, ::1] x,   # IN  (outer, n, inner)
             r1 = (ch + 1) * rows // nchunks
             b = r // m
             o = r - b * m
+            t = b // rep
             while r < r1:
-                s = start[o]
-                c = count[o]
+                s = start[t, o]
+                c = count[t, o]
                 if c == 0:
                     for i in range(inner):
                         y[b, o, i] = 0
@@ -217,3 +226,4 @@ def sum_pass(const numeric[:, :, ::1] x,   # IN  (outer, n, inner)
                 if o == m:
                     o = 0
                     b = b + 1
+                    t = b // rep
