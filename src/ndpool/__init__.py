@@ -8,6 +8,8 @@ separable passes for max/min/sum-like reductions, gather kernels for the rest.
 from ._config import __version__, show_config  # noqa: F401 (re-exported)
 from .adaptive import (adaptive_avg_pool, adaptive_max_pool, adaptive_pool, global_avg_pool,
                        global_max_pool, global_pool, spatial_pyramid_pool, strip_pool)
+from .corner import cascade_corner_pool, center_pool, corner_pool
+from .fractional import fractional_max_pool
 from .mixing import gated_pool, mixed_pool, tree_pool
 from .rank import median_pool, stochastic_pool
 from .smooth import lp_pool, lse_pool, power_mean_pool, softpool
@@ -23,6 +25,10 @@ __all__ = [
     "spatial_pyramid_pool",
     "strip_pool",
     "avg_pool",
+    "cascade_corner_pool",
+    "center_pool",
+    "corner_pool",
+    "fractional_max_pool",
     "gated_pool",
     "lp_pool",
     "lse_pool",

@@ -227,3 +227,33 @@ def sum_pass(const numeric[:, :, ::1] x,   # IN  (outer, n, inner)
                     o = 0
                     b = b + 1
                     t = b // rep
+
+
+def running_max_pass(const numeric[:, :, ::1] x,   # IN  (outer, n, inner)
+                     numeric[:, :, ::1] y,         # OUT (outer, n, inner)
+                     bint reverse, int nthreads):
+    """``y[:, p] = max(x[:, p:])`` (reverse) or ``max(x[:, :p + 1])``: corner pooling.
+
+    NaN propagates (it wins every comparison, as in the window kernels).  The
+    work is split over (outer, block of 512 inner elements) pairs so a single
+    image pooled along its first axis still uses every thread.
+    """
+    cdef intp outer = x.shape[0], n = x.shape[1], inner = x.shape[2]
+    cdef intp blocks = (inner + 511) // 512
+    cdef intp w, b, i0, i1, p, q, i
+    with nogil:
+        for w in prange(outer * blocks, schedule="static", num_threads=nthreads):
+            b = w // blocks
+            i0 = (w - b * blocks) * 512
+            i1 = min(i0 + 512, inner)
+            for p in range(n):
+                q = n - 1 - p if reverse else p
+                if p == 0:
+                    for i in range(i0, i1):
+                        y[b, q, i] = x[b, q, i]
+                elif reverse:
+                    for i in range(i0, i1):
+                        y[b, q, i] = pick(x[b, q, i], y[b, q + 1, i], False)
+                else:
+                    for i in range(i0, i1):
+                        y[b, q, i] = pick(x[b, q, i], y[b, q - 1, i], False)

@@ -1,0 +1,69 @@
+"""Corner, center and cascade corner pooling against NumPy running maxima."""
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import ndpool
+from hyp import examples
+
+
+def running_max(a, axis, direction):
+    """max over x[i:] along axis (direction +1) or over x[:i + 1] (-1)."""
+    a = np.moveaxis(a, axis, 0)
+    r = (np.maximum.accumulate(a[::-1], axis=0)[::-1] if direction > 0
+         else np.maximum.accumulate(a, axis=0))
+    return np.moveaxis(r, 0, axis)
+
+
+CORNERS = {"top_left": (1, 1), "top_right": (1, -1),
+           "bottom_left": (-1, 1), "bottom_right": (-1, -1)}
+
+
+@examples(60)
+@given(st.integers(1, 9), st.integers(1, 9), st.sampled_from(sorted(CORNERS)),
+       st.sampled_from([np.float32, np.float64, np.int16, np.uint8]), st.integers(1, 3),
+       st.integers(0, 2**31))
+def test_corner_and_cascade(h, w, corner, dtype, workers, seed):
+    rng = np.random.default_rng(seed)
+    x = (rng.standard_normal((2, h, w, 3)) * 20).astype(dtype)
+    before = x.copy()
+    d0, d1 = CORNERS[corner]
+    got = ndpool.corner_pool(x, corner, axes=(1, 2), workers=workers)
+    want = (running_max(x, 1, d0) + running_max(x, 2, d1)).astype(dtype)
+    np.testing.assert_array_equal(got, want)
+    assert got.dtype == dtype
+    casc = ndpool.cascade_corner_pool(x, corner, axes=(1, 2))
+    want = (running_max(x + running_max(x, 2, d1), 1, d0)
+            + running_max(x + running_max(x, 1, d0), 2, d1))
+    np.testing.assert_array_equal(casc, want.astype(dtype))
+    np.testing.assert_array_equal(x, before)
+
+
+def test_center_pool_and_channels_last():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((5, 7, 3))
+    got = ndpool.center_pool(x, channel_axis=-1)
+    want = x.max(axis=1, keepdims=True) + x.max(axis=0, keepdims=True)
+    np.testing.assert_array_equal(got, want)
+
+
+def test_nd_corner_tuple_and_nan():
+    x = np.random.default_rng(1).standard_normal((4, 5, 6))
+    got = ndpool.corner_pool(x, (1, -1, 1))
+    want = running_max(x, 0, 1) + running_max(x, 1, -1) + running_max(x, 2, 1)
+    np.testing.assert_allclose(got, want)
+    x[2, 0, 0] = np.nan            # on the axis-0 line through (0, 0, 0)
+    assert np.isnan(ndpool.corner_pool(x, (1, 1, 1))[0, 0, 0])
+
+
+@pytest.mark.parametrize("corner,match", [("middle", "corner must be"),
+                                          ((1, 0), "\\+1 or -1"), ((1, 1, 1), "\\+1 or -1")])
+def test_bad_corner(corner, match):
+    with pytest.raises(ValueError, match=match):
+        ndpool.corner_pool(np.zeros((3, 3)), corner)
+
+
+def test_named_corner_needs_two_axes():
+    with pytest.raises(ValueError, match="2-D corner"):
+        ndpool.corner_pool(np.zeros((3, 3, 3)), "top_left")
