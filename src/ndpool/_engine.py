@@ -34,16 +34,58 @@ def _tables(plan, outer):
     return start, count, max(outer // len(start), 1)
 
 
-def _run(kernel, x, axes, plans, nthreads, dtype, dest, **kw):
-    """Run ``kernel`` once per pooled axis; the last pass writes into ``dest``."""
-    todo = list(_passes(x.shape, axes, plans))
-    for i, (ax, plan, shape) in enumerate(todo):
-        last = i == len(todo) - 1
+def _steps(axes, plans):
+    """Group the pooled axes, last first, into fused pairs of adjacent axes and singles.
+
+    Per-plane plans (one table row per plane) always go one axis at a time.
+    """
+    todo = sorted(zip(axes, plans), key=lambda t: -t[0])
+    steps = []
+    while todo:
+        ax, plan = todo.pop(0)
+        if (todo and todo[0][0] == ax - 1 and plan.start.ndim == 1
+                and todo[0][1].start.ndim == 1):
+            hax, hplan = todo.pop(0)
+            steps.append((hax, hplan, plan))
+        else:
+            steps.append((ax, plan, None))
+    return steps
+
+
+def _regular(plan):
+    """The range [lo, hi) of a plan's windows that are whole and evenly spaced."""
+    full = np.flatnonzero(plan.count == plan.kernel) if plan.stride else ()
+    if len(full) == 0:
+        return 0, 0
+    return int(full[0]), int(full[-1]) + 1
+
+
+def _run(kernels, x, axes, plans, nthreads, dtype, dest, **kw):
+    """Run the passes (fused pairs where axes are adjacent); the last writes into ``dest``."""
+    single, pair = kernels
+    steps = _steps(axes, plans)
+    for i, (ax, plan, wplan) in enumerate(steps):
+        shape = list(x.shape)
+        shape[ax] = plan.out
+        if wplan is not None:
+            shape[ax + 1] = wplan.out
+        last = i == len(steps) - 1
         y = dest if last and dest is not None else np.empty(shape, dtype)
-        outer, n, inner = three_d(x.shape, ax)
-        kernel(x.reshape(outer, n, inner), y.reshape(outer, plan.out, inner),
-               *_tables(plan, outer), plan.dilation,
-               nthreads=clamp(nthreads, outer * plan.out), **kw)
+        if wplan is None:
+            outer, n, inner = three_d(x.shape, ax)
+            single(x.reshape(outer, n, inner), y.reshape(outer, plan.out, inner),
+                   *_tables(plan, outer), plan.dilation,
+                   nthreads=clamp(nthreads, outer * plan.out), **kw)
+        elif y.size:
+            outer, n, inner = three_d(x.shape, ax)
+            inner //= x.shape[ax + 1]
+            lo, hi = _regular(wplan)
+            pair(x.reshape(outer, n, x.shape[ax + 1], inner),
+                 y.reshape(outer, plan.out, wplan.out, inner),
+                 plan.start, plan.count, plan.dilation,
+                 wplan.start, wplan.count, wplan.dilation,
+                 lo, hi, wplan.stride, -wplan.before, wplan.kernel,
+                 nthreads=clamp(nthreads, outer * plan.out), **kw)
         x = y
     return x
 
@@ -52,7 +94,8 @@ def extremum(x, axes, plans, *, is_min, nthreads, dest=None):
     """Window max (or min) of ``x`` in its own dtype."""
     kx = kernel_view(x)
     dest = _kernel_dest(dest, kx.dtype)
-    y = _run(_k.extremum_pass, kx, axes, plans, nthreads, kx.dtype, dest, is_min=is_min)
+    y = _run((_k.extremum_pass, _k.extremum_pass2), kx, axes, plans, nthreads, kx.dtype,
+             dest, is_min=is_min)
     y = _from_kernel(y, x.dtype)
     _fill_empty(y, axes, plans, extreme_values(x.dtype)[1 if is_min else 0])
     return y
@@ -86,7 +129,7 @@ def window_sum(x, axes, plans, *, nthreads, acc=None):
     """Window sums of ``x`` in its accumulator dtype (int64, uint64 or float64)."""
     kx = kernel_view(x)
     acc = acc or accum_dtype(x.dtype)
-    y = _run(_k.sum_pass, kx, axes, plans, nthreads, acc, None)
+    y = _run((_k.sum_pass, _k.sum_pass2), kx, axes, plans, nthreads, acc, None)
     _fill_empty(y, axes, plans, 0)
     return y
 

@@ -257,3 +257,172 @@ def running_max_pass(const numeric[:, :, ::1] x,   # IN  (outer, n, inner)
                 else:
                     for i in range(i0, i1):
                         y[b, q, i] = pick(x[b, q, i], y[b, q - 1, i], False)
+
+
+# ---- fused passes over two adjacent pooled axes ------------------------------------
+#
+# x is seen as (outer, H, W, inner) and reduced over both H and W windows in one
+# sweep: each input row is read once and combined into the output row, which
+# stays in cache.  Along W the windows ow in [wlo, whi) are regular (start
+# ow * wstride + woff, wkernel taps, none clipped), so their loop is affine in
+# ow and vectorises; the clipped edge windows use the plan tables.
+
+
+cdef inline void _ext_row_edges(const numeric* xr, numeric* yr, intp inner,
+                                const intp[::1] wstart, const intp[::1] wcount, intp wdil,
+                                intp o0, intp o1, bint first, bint is_min) noexcept nogil:
+    cdef intp ow, jw, i, s, c
+    for ow in range(o0, o1):
+        s = wstart[ow]
+        c = wcount[ow]
+        if c == 0 and first:           # an empty window: the facade fills it later
+            for i in range(inner):
+                yr[ow * inner + i] = 0
+        for jw in range(c):
+            for i in range(inner):
+                if first and jw == 0:
+                    yr[ow * inner + i] = xr[s * inner + i]
+                else:
+                    yr[ow * inner + i] = pick(xr[(s + jw * wdil) * inner + i],
+                                              yr[ow * inner + i], is_min)
+
+
+cdef inline void _ext_row_regular(const numeric* xr, numeric* yr, intp inner,
+                                  intp wlo, intp whi, intp wstride, intp woff,
+                                  intp wkernel, intp wdil, bint first,
+                                  bint is_min) noexcept nogil:
+    cdef intp ow, jw, i, c0
+    if inner == 1:
+        for jw in range(wkernel):
+            c0 = woff + jw * wdil
+            if first and jw == 0:
+                for ow in range(wlo, whi):
+                    yr[ow] = xr[c0 + ow * wstride]
+            else:
+                for ow in range(wlo, whi):
+                    yr[ow] = pick(xr[c0 + ow * wstride], yr[ow], is_min)
+    else:
+        for ow in range(wlo, whi):
+            for jw in range(wkernel):
+                c0 = (woff + ow * wstride + jw * wdil) * inner
+                if first and jw == 0:
+                    for i in range(inner):
+                        yr[ow * inner + i] = xr[c0 + i]
+                else:
+                    for i in range(inner):
+                        yr[ow * inner + i] = pick(xr[c0 + i], yr[ow * inner + i], is_min)
+
+
+def extremum_pass2(const numeric[:, :, :, ::1] x,   # IN  (outer, H, W, inner)
+                   numeric[:, :, :, ::1] y,         # OUT (outer, Ho, Wo, inner)
+                   const intp[::1] hstart, const intp[::1] hcount, intp hdil,
+                   const intp[::1] wstart, const intp[::1] wcount, intp wdil,
+                   intp wlo, intp whi, intp wstride, intp woff, intp wkernel,
+                   bint is_min, int nthreads):
+    """Max (or min) over H x W windows in one sweep; empty windows get 0."""
+    cdef intp ho = y.shape[1], wo = y.shape[2], inner = y.shape[3]
+    cdef intp rows = y.shape[0] * ho, nchunks = chunk_count(rows, nthreads)
+    cdef intp ch, r, r1, b, oh, jh, hc, i
+    cdef const numeric* xr
+    cdef numeric* yr
+    with nogil:
+        for ch in prange(nchunks, schedule="static", num_threads=nthreads):
+            r = ch * rows // nchunks
+            r1 = (ch + 1) * rows // nchunks
+            b = r // ho
+            oh = r - b * ho
+            while r < r1:
+                yr = &y[b, oh, 0, 0]
+                hc = hcount[oh]
+                if hc == 0:
+                    for i in range(wo * inner):
+                        yr[i] = 0
+                for jh in range(hc):
+                    xr = &x[b, hstart[oh] + jh * hdil, 0, 0]
+                    _ext_row_edges(xr, yr, inner, wstart, wcount, wdil, 0, wlo, jh == 0,
+                                   is_min)
+                    _ext_row_regular(xr, yr, inner, wlo, whi, wstride, woff, wkernel,
+                                     wdil, jh == 0, is_min)
+                    _ext_row_edges(xr, yr, inner, wstart, wcount, wdil, whi, wo, jh == 0,
+                                   is_min)
+                r = r + 1
+                oh = oh + 1
+                if oh == ho:
+                    oh = 0
+                    b = b + 1
+
+
+cdef inline void _sum_row_edges(const numeric* xr, accum* yr, intp inner,
+                                const intp[::1] wstart, const intp[::1] wcount, intp wdil,
+                                intp o0, intp o1, bint first) noexcept nogil:
+    cdef intp ow, jw, i, s, c
+    for ow in range(o0, o1):
+        s = wstart[ow]
+        c = wcount[ow]
+        if first:
+            for i in range(inner):
+                yr[ow * inner + i] = 0
+        for jw in range(c):
+            for i in range(inner):
+                yr[ow * inner + i] = yr[ow * inner + i] + <accum>xr[(s + jw * wdil) * inner + i]
+
+
+cdef inline void _sum_row_regular(const numeric* xr, accum* yr, intp inner,
+                                  intp wlo, intp whi, intp wstride, intp woff,
+                                  intp wkernel, intp wdil, bint first) noexcept nogil:
+    cdef intp ow, jw, i, c0
+    if inner == 1:
+        for jw in range(wkernel):
+            c0 = woff + jw * wdil
+            if first and jw == 0:
+                for ow in range(wlo, whi):
+                    yr[ow] = <accum>xr[c0 + ow * wstride]
+            else:
+                for ow in range(wlo, whi):
+                    yr[ow] = yr[ow] + <accum>xr[c0 + ow * wstride]
+    else:
+        for ow in range(wlo, whi):
+            for jw in range(wkernel):
+                c0 = (woff + ow * wstride + jw * wdil) * inner
+                if first and jw == 0:
+                    for i in range(inner):
+                        yr[ow * inner + i] = <accum>xr[c0 + i]
+                else:
+                    for i in range(inner):
+                        yr[ow * inner + i] = yr[ow * inner + i] + <accum>xr[c0 + i]
+
+
+def sum_pass2(const numeric[:, :, :, ::1] x,   # IN  (outer, H, W, inner)
+              accum[:, :, :, ::1] y,           # OUT (outer, Ho, Wo, inner)
+              const intp[::1] hstart, const intp[::1] hcount, intp hdil,
+              const intp[::1] wstart, const intp[::1] wcount, intp wdil,
+              intp wlo, intp whi, intp wstride, intp woff, intp wkernel, int nthreads):
+    """Sums over H x W windows in one sweep, in a wider accumulator; empty -> 0."""
+    cdef intp ho = y.shape[1], wo = y.shape[2], inner = y.shape[3]
+    cdef intp rows = y.shape[0] * ho, nchunks = chunk_count(rows, nthreads)
+    cdef intp ch, r, r1, b, oh, jh, hc, i
+    cdef const numeric* xr
+    cdef accum* yr
+    with nogil:
+        for ch in prange(nchunks, schedule="static", num_threads=nthreads):
+            r = ch * rows // nchunks
+            r1 = (ch + 1) * rows // nchunks
+            b = r // ho
+            oh = r - b * ho
+            while r < r1:
+                yr = &y[b, oh, 0, 0]
+                hc = hcount[oh]
+                if hc == 0:
+                    for i in range(wo * inner):
+                        yr[i] = 0
+                for jh in range(hc):
+                    xr = &x[b, hstart[oh] + jh * hdil, 0, 0]
+                    _sum_row_edges(xr, yr, inner, wstart, wcount, wdil, 0, wlo, jh == 0)
+                    _sum_row_regular(xr, yr, inner, wlo, whi, wstride, woff, wkernel,
+                                     wdil, jh == 0)
+                    _sum_row_edges(xr, yr, inner, wstart, wcount, wdil, whi, wo, jh == 0)
+                r = r + 1
+                oh = oh + 1
+                if oh == ho:
+                    oh = 0
+                    b = b + 1
