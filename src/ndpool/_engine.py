@@ -12,7 +12,7 @@ import numpy as np
 from ._dtypes import accum_dtype, extreme_values, kernel_view
 from ._kernels import window as _k
 from ._layout import three_d
-from ._threads import clamp
+from ._threads import threads_for
 
 
 def _passes(shape, axes, plans):
@@ -75,7 +75,7 @@ def _run(kernels, x, axes, plans, nthreads, dtype, dest, **kw):
             outer, n, inner = three_d(x.shape, ax)
             single(x.reshape(outer, n, inner), y.reshape(outer, plan.out, inner),
                    *_tables(plan, outer), plan.dilation,
-                   nthreads=clamp(nthreads, outer * plan.out), **kw)
+                   nthreads=threads_for(nthreads, x.size), **kw)
         elif y.size:
             outer, n, inner = three_d(x.shape, ax)
             inner //= x.shape[ax + 1]
@@ -85,7 +85,7 @@ def _run(kernels, x, axes, plans, nthreads, dtype, dest, **kw):
                  plan.start, plan.count, plan.dilation,
                  wplan.start, wplan.count, wplan.dilation,
                  lo, hi, wplan.stride, -wplan.before, wplan.kernel,
-                 nthreads=clamp(nthreads, outer * plan.out), **kw)
+                 nthreads=threads_for(nthreads, x.size), **kw)
         x = y
     return x
 
@@ -116,7 +116,7 @@ def arg_extremum(x, axes, plans, *, is_min, nthreads):
             None if idx is None else idx.reshape(outer, n, inner),
             y.reshape(outer, m, inner), yi.reshape(outer, m, inner),
             *_tables(plan, outer), plan.dilation, stride, is_min,
-            clamp(nthreads, outer * m))
+            threads_for(nthreads, kx.size))
         kx, idx = y, yi
         stride *= plan.n
     y = _from_kernel(kx, x.dtype)

@@ -12,7 +12,7 @@ import numpy as np
 
 from ._dtypes import kernel_view
 from ._kernels import gather as _g
-from ._threads import clamp
+from ._threads import threads_for
 
 SOFTPOOL, LSE, STOCH_EXPECT = 0, 1, 2   # reduction codes of _kernels/gather.pyx
 
@@ -54,7 +54,7 @@ class Geometry:
                 self.istride, self.kstride, self.pstride)
 
     def threads(self, nthreads):
-        return clamp(nthreads, self.size)
+        return threads_for(nthreads, self.size * self.max_taps)
 
 
 def _flat(x):

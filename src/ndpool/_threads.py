@@ -26,3 +26,13 @@ def resolve_workers(workers):
 def clamp(nthreads, work):
     """No more threads than independent pieces of work (and at least one)."""
     return int(max(1, min(nthreads, work)))
+
+
+# Below this many elements per thread, starting and joining threads costs more
+# than it saves (and on a busy machine a late thread stalls the whole call).
+GRAIN = 32768
+
+
+def threads_for(nthreads, elements):
+    """Threads for a pass touching ``elements`` input elements: at least GRAIN each."""
+    return clamp(nthreads, elements // GRAIN)

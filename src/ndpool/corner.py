@@ -19,7 +19,7 @@ from ._dtypes import as_array, kernel_view
 from ._engine import _from_kernel
 from ._kernels import window as _k
 from ._layout import resolve_axes, three_d
-from ._threads import clamp, resolve_workers
+from ._threads import resolve_workers, threads_for
 
 __all__ = ["corner_pool", "center_pool", "cascade_corner_pool"]
 
@@ -35,7 +35,7 @@ def _running_max(x, axis, direction, nthreads):
     outer, n, inner = three_d(kx.shape, axis)
     if kx.size:
         _k.running_max_pass(kx.reshape(outer, n, inner), y.reshape(outer, n, inner),
-                            direction > 0, clamp(nthreads, outer * max(1, inner // 512)))
+                            direction > 0, threads_for(nthreads, kx.size))
     return _from_kernel(y, x.dtype)
 
 

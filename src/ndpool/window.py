@@ -14,7 +14,7 @@ from ._kernels import unpool as _unpool_k
 from ._layout import permute, resolve_axes
 from ._planning import as_size, per_axis
 from ._spec import WindowSpec, check_out, deliver
-from ._threads import clamp, resolve_workers
+from ._threads import resolve_workers, threads_for
 
 __all__ = ["max_pool", "min_pool", "avg_pool", "sum_pool", "max_unpool"]
 
@@ -180,7 +180,7 @@ def max_unpool(x, indices, kernel_size, stride=None, padding=0, output_size=None
     xv = np.ascontiguousarray(x.transpose(moved)).view(word).reshape(planes, kin)
     iv = np.ascontiguousarray(idx.transpose(moved), dtype=np.intp).reshape(planes, kin)
     res = np.zeros((planes, plane), word)
-    _unpool_k.scatter(xv, iv, res, clamp(resolve_workers(workers), planes))
+    _unpool_k.scatter(xv, iv, res, threads_for(resolve_workers(workers), xv.size))
     res = res.view(x.dtype.newbyteorder("=")).reshape([x.shape[a] for a in others] + sizes)
     return np.ascontiguousarray(res.transpose(np.argsort(moved)))
 
