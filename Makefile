@@ -6,7 +6,7 @@ PY     := $(BIN)/python
 KERNELS := $(wildcard src/ndpool/_kernels/*.pyx src/ndpool/_kernels/*.pxd)
 PYTEST_ARGS ?=
 
-.PHONY: all install build demo test debug-test bench book clean help
+.PHONY: all install build demo test debug-test bench book book-check clean help
 
 all: test
 
@@ -15,13 +15,15 @@ help:
 	@echo "make test        build, then run the test suite (torch and skimage oracles)"
 	@echo "make debug-test  rebuild with bounds checks on, run the suite, rebuild release"
 	@echo "make bench       run the benchmark harness, store results in benchmarks/results/"
+	@echo "make book        build the book (book/_build/html) and run the notebooks"
+	@echo "make book-check  the built book in headless Chromium: console, images, links, equations"
 	@echo "make clean       remove build outputs and the virtual environment"
 
 # The environment: build tools first, so the package builds without isolation.
 $(VENV)/.deps: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q "setuptools>=68" wheel "Cython>=3.0" "numpy>=1.25"
-	$(BIN)/pip install -q --no-build-isolation -e ".[test,demo]"
+	$(BIN)/pip install -q --no-build-isolation -e ".[test,demo,book]"
 	touch $@
 
 # The compiled kernels, rebuilt in place whenever a .pyx/.pxd or setup.py changes.
@@ -48,6 +50,22 @@ debug-test: $(VENV)/.deps
 bench: $(VENV)/.built
 	$(PY) benchmarks/run.py $(BENCH_ARGS)
 
+# MathJax 3 from the npm registry, vendored so equations render offline.
+MATHJAX := book/_vendor/static/mathjax
+$(MATHJAX)/tex-chtml.js:
+	npm install --silent --no-save --no-package-lock --no-audit --no-fund --prefix book/_vendor/npm mathjax@3.2.2
+	rm -rf $(MATHJAX) && mkdir -p $(dir $(MATHJAX))
+	cp -r book/_vendor/npm/node_modules/mathjax/es5 $(MATHJAX)
+
+# Every chapter executed (--all: chapters import book/poolbook.py, which Sphinx
+# does not track), warnings are errors; then every notebook, solutions included.
+book: $(VENV)/.built $(MATHJAX)/tex-chtml.js
+	$(BIN)/jupyter-book build book --all -W -n --keep-going
+	$(PY) -m pytest -q -p no:cacheprovider --nbmake notebooks/
+
+book-check: book
+	$(PY) book/check_site.py
+
 clean:
-	rm -rf build $(VENV) src/*.egg-info book/_build
+	rm -rf build $(VENV) src/*.egg-info book/_build book/_vendor
 	rm -f src/ndpool/_kernels/*.c src/ndpool/_kernels/*.so src/ndpool/_kernels/*.html
