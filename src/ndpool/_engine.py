@@ -7,6 +7,8 @@ scan of the window would pick, which is what PyTorch's indices report.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ._dtypes import accum_dtype, extreme_values, kernel_view
@@ -34,22 +36,26 @@ def _tables(plan, outer):
     return start, count, max(outer // len(start), 1)
 
 
-def _steps(axes, plans):
-    """Group the pooled axes, last first, into fused pairs of adjacent axes and singles.
+_UNIT_START = np.zeros(1, np.intp)
+_UNIT_COUNT = np.ones(1, np.intp)
+_UNIT_DIV = np.ones(1, np.float64)
 
-    Per-plane plans (one table row per plane) always go one axis at a time.
+
+def _groups(axes, plans):
+    """Pooled axes, last first, in runs of up to three adjacent axes (ascending inside).
+
+    Per-plane plans (one table row per plane) always run alone, on the
+    one-axis kernels.
     """
     todo = sorted(zip(axes, plans), key=lambda t: -t[0])
-    steps = []
+    groups = []
     while todo:
-        ax, plan = todo.pop(0)
-        if (todo and todo[0][0] == ax - 1 and plan.start.ndim == 1
-                and todo[0][1].start.ndim == 1):
-            hax, hplan = todo.pop(0)
-            steps.append((hax, hplan, plan))
-        else:
-            steps.append((ax, plan, None))
-    return steps
+        group = [todo.pop(0)]
+        while (todo and len(group) < 3 and todo[0][0] == group[-1][0] - 1
+               and group[-1][1].start.ndim == 1 and todo[0][1].start.ndim == 1):
+            group.append(todo.pop(0))
+        groups.append(group[::-1])
+    return groups
 
 
 def _regular(plan):
@@ -60,41 +66,77 @@ def _regular(plan):
     return int(full[0]), int(full[-1]) + 1
 
 
+def _fused_args(x, group):
+    """The 5-D views' shapes and the plan arguments of a fused D x H x W sweep."""
+    first, last = group[0][0], group[-1][0]
+    outer = math.prod(x.shape[:first])
+    inner = math.prod(x.shape[last + 1:])
+    slots = [None] * (3 - len(group)) + [p for _, p in group]   # (D, H, W) plans
+    # The array's real lengths: a plan may cover only a prefix (block_reduce's trim).
+    ins = [1] * (3 - len(group)) + [x.shape[ax] for ax, _ in group]
+    outs = [1 if p is None else p.out for p in slots]
+    d, h, w = slots
+    lo, hi = _regular(w)
+    args = []
+    for p in (d, h):
+        args += ([_UNIT_START, _UNIT_COUNT, 1] if p is None
+                 else [p.start, p.count, p.dilation])
+    args += [w.start, w.count, w.dilation, lo, hi, w.stride, -w.before, w.kernel]
+    return (outer, *ins, inner), (outer, *outs, inner), args
+
+
 def _run(kernels, x, axes, plans, nthreads, dtype, dest, **kw):
-    """Run the passes (fused pairs where axes are adjacent); the last writes into ``dest``."""
-    single, pair = kernels
-    steps = _steps(axes, plans)
-    for i, (ax, plan, wplan) in enumerate(steps):
+    """Reduce every pooled axis, fused where axes are adjacent; the last step writes ``dest``."""
+    single, fused = kernels
+    groups = _groups(axes, plans)
+    for i, group in enumerate(groups):
         shape = list(x.shape)
-        shape[ax] = plan.out
-        if wplan is not None:
-            shape[ax + 1] = wplan.out
-        last = i == len(steps) - 1
-        y = dest if last and dest is not None else np.empty(shape, dtype)
-        if wplan is None:
+        for ax, plan in group:
+            shape[ax] = plan.out
+        y = dest if i == len(groups) - 1 and dest is not None else np.empty(shape, dtype)
+        ax, plan = group[0]
+        if plan.start.ndim == 2:
             outer, n, inner = three_d(x.shape, ax)
             single(x.reshape(outer, n, inner), y.reshape(outer, plan.out, inner),
                    *_tables(plan, outer), plan.dilation,
                    nthreads=threads_for(nthreads, x.size), **kw)
-        elif y.size:
-            outer, n, inner = three_d(x.shape, ax)
-            inner //= x.shape[ax + 1]
-            lo, hi = _regular(wplan)
-            pair(x.reshape(outer, n, x.shape[ax + 1], inner),
-                 y.reshape(outer, plan.out, wplan.out, inner),
-                 plan.start, plan.count, plan.dilation,
-                 wplan.start, wplan.count, wplan.dilation,
-                 lo, hi, wplan.stride, -wplan.before, wplan.kernel,
-                 nthreads=threads_for(nthreads, x.size), **kw)
+        elif y.size and x.size:
+            xs, ys, args = _fused_args(x, group)
+            fused(x.reshape(xs), y.reshape(ys), *args,
+                  nthreads=threads_for(nthreads, x.size), **kw)
         x = y
     return x
+
+
+def window_mean(x, axes, plans, divisors, dtype, *, nthreads, dest=None):
+    """Window means in one fused sweep when the pooled axes are adjacent, else None.
+
+    ``divisors`` holds one float64 vector per pooled axis; a window's divisor
+    is their product, taken in axis order.
+    """
+    groups = _groups(axes, plans)
+    # float16 results keep the one rounding of the sum-then-divide path.
+    if len(groups) != 1 or plans[0].start.ndim != 1 or dtype not in (np.float32, np.float64):
+        return None
+    kx = kernel_view(x)
+    shape = list(x.shape)
+    for ax, plan in zip(axes, plans):
+        shape[ax] = plan.out
+    y = dest if dest is not None else np.empty(shape, dtype)
+    if y.size and kx.size:
+        xs, ys, args = _fused_args(kx, groups[0])
+        divs = [_UNIT_DIV] * (3 - len(divisors)) + [np.ascontiguousarray(d, np.float64)
+                                                     for d in divisors]
+        _k.mean_fused(kx.reshape(xs), y.reshape(ys), *args, *divs,
+                      threads_for(nthreads, kx.size))
+    return y
 
 
 def extremum(x, axes, plans, *, is_min, nthreads, dest=None):
     """Window max (or min) of ``x`` in its own dtype."""
     kx = kernel_view(x)
     dest = _kernel_dest(dest, kx.dtype)
-    y = _run((_k.extremum_pass, _k.extremum_pass2), kx, axes, plans, nthreads, kx.dtype,
+    y = _run((_k.extremum_pass, _k.extremum_fused), kx, axes, plans, nthreads, kx.dtype,
              dest, is_min=is_min)
     y = _from_kernel(y, x.dtype)
     _fill_empty(y, axes, plans, extreme_values(x.dtype)[1 if is_min else 0])
@@ -129,7 +171,7 @@ def window_sum(x, axes, plans, *, nthreads, acc=None):
     """Window sums of ``x`` in its accumulator dtype (int64, uint64 or float64)."""
     kx = kernel_view(x)
     acc = acc or accum_dtype(x.dtype)
-    y = _run((_k.sum_pass, _k.sum_pass2), kx, axes, plans, nthreads, acc, None)
+    y = _run((_k.sum_pass, _k.sum_fused), kx, axes, plans, nthreads, acc, None)
     _fill_empty(y, axes, plans, 0)
     return y
 

@@ -90,22 +90,28 @@ def avg_pool(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False
 def _avg(spec, nthreads, count_include_pad=True, divisor_override=None, *, out=None):
     if divisor_override is not None:
         divisor_override = as_size(divisor_override, "divisor_override")
-    acc = _engine.window_sum(spec.x, spec.axes, spec.plans, nthreads=nthreads,
-                             acc=np.dtype(np.float64))
-    if divisor_override is not None:
-        divisor = float(divisor_override)
+        divisors = [np.full(spec.plans[0].out, float(divisor_override))]
+        divisors += [np.ones(p.out) for p in spec.plans[1:]]
     else:
-        per_axis_div = [p.padded if count_include_pad else p.count.astype(np.float64)
-                        for p in spec.plans]
-        divisor = 1.0
-        for g in _engine.pooled_grid(acc.ndim, spec.axes, per_axis_div):
-            divisor = divisor * g
-    result = out if out is not None else np.empty(spec.out_shape, mean_dtype(spec.x.dtype))
+        divisors = [p.padded if count_include_pad else p.count.astype(np.float64)
+                    for p in spec.plans]
+    dtype = mean_dtype(spec.x.dtype)
+    dest = out if (out is not None and out.flags.c_contiguous
+                   and not np.may_share_memory(out, spec.x)) else None
     with np.errstate(invalid="ignore", divide="ignore"):
-        np.divide(acc, divisor, out=result, casting="unsafe")
+        result = _engine.window_mean(spec.x, spec.axes, spec.plans, divisors, dtype,
+                                     nthreads=nthreads, dest=dest)
+        if result is None:   # pooled axes not adjacent: sums, then one division
+            acc = _engine.window_sum(spec.x, spec.axes, spec.plans, nthreads=nthreads,
+                                     acc=np.dtype(np.float64))
+            divisor = 1.0
+            for g in _engine.pooled_grid(acc.ndim, spec.axes, divisors):
+                divisor = divisor * g
+            result = np.empty(spec.out_shape, dtype)
+            np.divide(acc, divisor, out=result, casting="unsafe")
     # A window without elements averages to 0 (PyTorch's guard), never 0/0.
     _engine._fill_empty(result, spec.axes, spec.plans, 0)
-    return result
+    return deliver(result, out)
 
 
 def max_unpool(x, indices, kernel_size, stride=None, padding=0, output_size=None, *,

@@ -21,3 +21,8 @@ ctypedef fused accum:
     int64_t
     uint64_t
     double
+
+# Float results of means of any input (float32 for float16/32 input, else float64).
+ctypedef fused real:
+    float
+    double

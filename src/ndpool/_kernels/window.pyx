@@ -20,9 +20,10 @@ Work is split into ``nchunks`` contiguous runs of (b, o) rows, one run per
 prange iteration, so no thread divides per output and results do not depend
 on the number of threads.  Nothing here validates or allocates.
 """
-from cython.parallel cimport prange
+from cython.parallel cimport parallel, prange
+from libc.stdlib cimport free, malloc
 
-from ndpool._kernels._fused cimport numeric, accum
+from ndpool._kernels._fused cimport numeric, accum, real
 
 ctypedef Py_ssize_t intp
 
@@ -259,13 +260,14 @@ def running_max_pass(const numeric[:, :, ::1] x,   # IN  (outer, n, inner)
                         y[b, q, i] = pick(x[b, q, i], y[b, q - 1, i], False)
 
 
-# ---- fused passes over two adjacent pooled axes ------------------------------------
+# ---- fused passes over up to three adjacent pooled axes -----------------------------
 #
-# x is seen as (outer, H, W, inner) and reduced over both H and W windows in one
-# sweep: each input row is read once and combined into the output row, which
-# stays in cache.  Along W the windows ow in [wlo, whi) are regular (start
-# ow * wstride + woff, wkernel taps, none clipped), so their loop is affine in
-# ow and vectorises; the clipped edge windows use the plan tables.
+# x is seen as (outer, D, H, W, inner) and reduced over D x H x W windows in one
+# sweep (two adjacent pooled axes are the case D = 1): each input row is read
+# once and folded into the output row, which stays in cache.  Along W the
+# windows ow in [wlo, whi) are whole and evenly spaced (start ow * wstride +
+# woff, wkernel taps), so their loop is affine in ow and vectorises; the
+# clipped edge windows use the plan tables.
 
 
 cdef inline void _ext_row_edges(const numeric* xr, numeric* yr, intp inner,
@@ -313,45 +315,6 @@ cdef inline void _ext_row_regular(const numeric* xr, numeric* yr, intp inner,
                         yr[ow * inner + i] = pick(xr[c0 + i], yr[ow * inner + i], is_min)
 
 
-def extremum_pass2(const numeric[:, :, :, ::1] x,   # IN  (outer, H, W, inner)
-                   numeric[:, :, :, ::1] y,         # OUT (outer, Ho, Wo, inner)
-                   const intp[::1] hstart, const intp[::1] hcount, intp hdil,
-                   const intp[::1] wstart, const intp[::1] wcount, intp wdil,
-                   intp wlo, intp whi, intp wstride, intp woff, intp wkernel,
-                   bint is_min, int nthreads):
-    """Max (or min) over H x W windows in one sweep; empty windows get 0."""
-    cdef intp ho = y.shape[1], wo = y.shape[2], inner = y.shape[3]
-    cdef intp rows = y.shape[0] * ho, nchunks = chunk_count(rows, nthreads)
-    cdef intp ch, r, r1, b, oh, jh, hc, i
-    cdef const numeric* xr
-    cdef numeric* yr
-    with nogil:
-        for ch in prange(nchunks, schedule="static", num_threads=nthreads):
-            r = ch * rows // nchunks
-            r1 = (ch + 1) * rows // nchunks
-            b = r // ho
-            oh = r - b * ho
-            while r < r1:
-                yr = &y[b, oh, 0, 0]
-                hc = hcount[oh]
-                if hc == 0:
-                    for i in range(wo * inner):
-                        yr[i] = 0
-                for jh in range(hc):
-                    xr = &x[b, hstart[oh] + jh * hdil, 0, 0]
-                    _ext_row_edges(xr, yr, inner, wstart, wcount, wdil, 0, wlo, jh == 0,
-                                   is_min)
-                    _ext_row_regular(xr, yr, inner, wlo, whi, wstride, woff, wkernel,
-                                     wdil, jh == 0, is_min)
-                    _ext_row_edges(xr, yr, inner, wstart, wcount, wdil, whi, wo, jh == 0,
-                                   is_min)
-                r = r + 1
-                oh = oh + 1
-                if oh == ho:
-                    oh = 0
-                    b = b + 1
-
-
 cdef inline void _sum_row_edges(const numeric* xr, accum* yr, intp inner,
                                 const intp[::1] wstart, const intp[::1] wcount, intp wdil,
                                 intp o0, intp o1, bint first) noexcept nogil:
@@ -392,37 +355,149 @@ cdef inline void _sum_row_regular(const numeric* xr, accum* yr, intp inner,
                         yr[ow * inner + i] = yr[ow * inner + i] + <accum>xr[c0 + i]
 
 
-def sum_pass2(const numeric[:, :, :, ::1] x,   # IN  (outer, H, W, inner)
-              accum[:, :, :, ::1] y,           # OUT (outer, Ho, Wo, inner)
+def extremum_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inner)
+                   numeric[:, :, :, :, ::1] y,         # OUT (outer, Do, Ho, Wo, inner)
+                   const intp[::1] dstart, const intp[::1] dcount, intp ddil,
+                   const intp[::1] hstart, const intp[::1] hcount, intp hdil,
+                   const intp[::1] wstart, const intp[::1] wcount, intp wdil,
+                   intp wlo, intp whi, intp wstride, intp woff, intp wkernel,
+                   bint is_min, int nthreads):
+    """Max (or min) over D x H x W windows in one sweep; empty windows get 0."""
+    cdef intp do = y.shape[1], ho = y.shape[2], wo = y.shape[3], inner = y.shape[4]
+    cdef intp rows = y.shape[0] * do * ho, nchunks = chunk_count(rows, nthreads)
+    cdef intp ch, r, r1, b, od, oh, jd, jh, i
+    cdef bint first
+    cdef const numeric* xr
+    cdef numeric* yr
+    with nogil:
+        for ch in prange(nchunks, schedule="static", num_threads=nthreads):
+            r = ch * rows // nchunks
+            r1 = (ch + 1) * rows // nchunks
+            b = r // (do * ho)
+            od = (r // ho) % do
+            oh = r % ho
+            while r < r1:
+                yr = &y[b, od, oh, 0, 0]
+                if dcount[od] * hcount[oh] == 0:
+                    for i in range(wo * inner):
+                        yr[i] = 0
+                first = True
+                for jd in range(dcount[od]):
+                    for jh in range(hcount[oh]):
+                        xr = &x[b, dstart[od] + jd * ddil, hstart[oh] + jh * hdil, 0, 0]
+                        _ext_row_edges(xr, yr, inner, wstart, wcount, wdil, 0, wlo, first,
+                                       is_min)
+                        _ext_row_regular(xr, yr, inner, wlo, whi, wstride, woff, wkernel,
+                                         wdil, first, is_min)
+                        _ext_row_edges(xr, yr, inner, wstart, wcount, wdil, whi, wo, first,
+                                       is_min)
+                        first = False
+                r = r + 1
+                oh = oh + 1
+                if oh == ho:
+                    oh = 0
+                    od = od + 1
+                    if od == do:
+                        od = 0
+                        b = b + 1
+
+
+def sum_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inner)
+              accum[:, :, :, :, ::1] y,           # OUT (outer, Do, Ho, Wo, inner)
+              const intp[::1] dstart, const intp[::1] dcount, intp ddil,
               const intp[::1] hstart, const intp[::1] hcount, intp hdil,
               const intp[::1] wstart, const intp[::1] wcount, intp wdil,
               intp wlo, intp whi, intp wstride, intp woff, intp wkernel, int nthreads):
-    """Sums over H x W windows in one sweep, in a wider accumulator; empty -> 0."""
-    cdef intp ho = y.shape[1], wo = y.shape[2], inner = y.shape[3]
-    cdef intp rows = y.shape[0] * ho, nchunks = chunk_count(rows, nthreads)
-    cdef intp ch, r, r1, b, oh, jh, hc, i
+    """Sums over D x H x W windows in one sweep, in a wider accumulator; empty -> 0."""
+    cdef intp do = y.shape[1], ho = y.shape[2], wo = y.shape[3], inner = y.shape[4]
+    cdef intp rows = y.shape[0] * do * ho, nchunks = chunk_count(rows, nthreads)
+    cdef intp ch, r, r1, b, od, oh, jd, jh, i
+    cdef bint first
     cdef const numeric* xr
     cdef accum* yr
     with nogil:
         for ch in prange(nchunks, schedule="static", num_threads=nthreads):
             r = ch * rows // nchunks
             r1 = (ch + 1) * rows // nchunks
-            b = r // ho
-            oh = r - b * ho
+            b = r // (do * ho)
+            od = (r // ho) % do
+            oh = r % ho
             while r < r1:
-                yr = &y[b, oh, 0, 0]
-                hc = hcount[oh]
-                if hc == 0:
+                yr = &y[b, od, oh, 0, 0]
+                if dcount[od] * hcount[oh] == 0:
                     for i in range(wo * inner):
                         yr[i] = 0
-                for jh in range(hc):
-                    xr = &x[b, hstart[oh] + jh * hdil, 0, 0]
-                    _sum_row_edges(xr, yr, inner, wstart, wcount, wdil, 0, wlo, jh == 0)
-                    _sum_row_regular(xr, yr, inner, wlo, whi, wstride, woff, wkernel,
-                                     wdil, jh == 0)
-                    _sum_row_edges(xr, yr, inner, wstart, wcount, wdil, whi, wo, jh == 0)
+                first = True
+                for jd in range(dcount[od]):
+                    for jh in range(hcount[oh]):
+                        xr = &x[b, dstart[od] + jd * ddil, hstart[oh] + jh * hdil, 0, 0]
+                        _sum_row_edges(xr, yr, inner, wstart, wcount, wdil, 0, wlo, first)
+                        _sum_row_regular(xr, yr, inner, wlo, whi, wstride, woff, wkernel,
+                                         wdil, first)
+                        _sum_row_edges(xr, yr, inner, wstart, wcount, wdil, whi, wo, first)
+                        first = False
                 r = r + 1
                 oh = oh + 1
                 if oh == ho:
                     oh = 0
-                    b = b + 1
+                    od = od + 1
+                    if od == do:
+                        od = 0
+                        b = b + 1
+
+
+def mean_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inner)
+               real[:, :, :, :, ::1] y,            # OUT (outer, Do, Ho, Wo, inner)
+               const intp[::1] dstart, const intp[::1] dcount, intp ddil,
+               const intp[::1] hstart, const intp[::1] hcount, intp hdil,
+               const intp[::1] wstart, const intp[::1] wcount, intp wdil,
+               intp wlo, intp whi, intp wstride, intp woff, intp wkernel,
+               const double[::1] ddiv, const double[::1] hdiv, const double[::1] wdiv,
+               int nthreads):
+    """Window sums in a per-thread float64 row, divided by (ddiv * hdiv) * wdiv on the way out.
+
+    Empty windows give 0/0; the facade fills them.
+    """
+    cdef intp do = y.shape[1], ho = y.shape[2], wo = y.shape[3], inner = y.shape[4]
+    cdef intp rows = y.shape[0] * do * ho, nchunks = chunk_count(rows, nthreads)
+    cdef intp ch, r, r1, b, od, oh, jd, jh, ow, i
+    cdef bint first
+    cdef double scale, div
+    cdef const numeric* xr
+    cdef real* yr
+    cdef double* acc
+    with nogil, parallel(num_threads=nthreads):
+        acc = <double*>malloc(wo * inner * sizeof(double))
+        for ch in prange(nchunks, schedule="static"):
+            r = ch * rows // nchunks
+            r1 = (ch + 1) * rows // nchunks
+            b = r // (do * ho)
+            od = (r // ho) % do
+            oh = r % ho
+            while r < r1:
+                yr = &y[b, od, oh, 0, 0]
+                for i in range(wo * inner):
+                    acc[i] = 0
+                first = True
+                for jd in range(dcount[od]):
+                    for jh in range(hcount[oh]):
+                        xr = &x[b, dstart[od] + jd * ddil, hstart[oh] + jh * hdil, 0, 0]
+                        _sum_row_edges(xr, acc, inner, wstart, wcount, wdil, 0, wlo, first)
+                        _sum_row_regular(xr, acc, inner, wlo, whi, wstride, woff, wkernel,
+                                         wdil, first)
+                        _sum_row_edges(xr, acc, inner, wstart, wcount, wdil, whi, wo, first)
+                        first = False
+                scale = ddiv[od] * hdiv[oh]
+                for ow in range(wo):
+                    div = scale * wdiv[ow]
+                    for i in range(inner):
+                        yr[ow * inner + i] = <real>(acc[ow * inner + i] / div)
+                r = r + 1
+                oh = oh + 1
+                if oh == ho:
+                    oh = 0
+                    od = od + 1
+                    if od == do:
+                        od = 0
+                        b = b + 1
+        free(acc)
