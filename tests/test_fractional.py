@@ -68,8 +68,8 @@ def test_seeded_rng_reproduces():
 def test_graham_sequences_follow_the_rules(n, data):
     out = data.draw(st.integers(max(1, (n + 1) // 2), n))
     pseudo = data.draw(st.booleans())
-    # u = 0 exactly can give TensorFlow's rule a short first region; stay inside.
-    kw = dict(samples=[data.draw(st.floats(0.01, 0.99))]) if pseudo else dict(rng=3)
+    # s = 0 included: it must not leave a region empty (u = (1 - s) u_max > 0).
+    kw = dict(samples=[data.draw(st.floats(0, 0.999))]) if pseudo else dict(rng=3)
     x = np.arange(n)
     disjoint = ndpool.fractional_max_pool(x, output_size=out, method="graham",
                                           pseudo_random=pseudo, **kw)
@@ -83,11 +83,11 @@ def test_graham_sequences_follow_the_rules(n, data):
 
 
 def test_graham_pseudo_random_formula():
-    # TensorFlow's rule: boundaries ceil(a (i + u)) - 1, a = n / out, u in [0, u_max).
-    n, out, s = 10, 7, 0.5
+    # TensorFlow's rule: boundaries ceil(a (i + u)) - 1, a = n / out, u = (1 - s) u_max.
+    n, out, s = 10, 7, 0.3
     a, k = n / out, n // out
     umax = min((k + 2) / a - 1, (n + 1 - k) / a - (out - 1))
-    bounds = [0] + [int(np.ceil(a * (i + s * umax))) - 1 for i in range(1, out)] + [n]
+    bounds = [0] + [int(np.ceil(a * (i + (1 - s) * umax))) - 1 for i in range(1, out)] + [n]
     want = [bounds[i + 1] - 1 for i in range(out)]          # max of each region of an arange
     got = ndpool.fractional_max_pool(np.arange(n), output_size=out, method="graham",
                                      samples=[s])

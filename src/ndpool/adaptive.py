@@ -56,7 +56,9 @@ def adaptive_pool(x, output_size, method="max", *, axes=None, channel_axis=None,
     method : str
         "max", "min", "sum", "avg", "lp", "power_mean", "softpool", "lse",
         "median" or "mixed"; its own parameters are passed as keywords
-        (``p=``, ``r=``, ``alpha=``, ``eps=``).
+        (``p=``, ``r=``, ``alpha=``, ``eps=``).  Each behaves as its window
+        function does (e.g. the median of integers keeps the dtype, rounding an
+        even count's midpoint down, as :func:`ndpool.median_pool`).
     axes, channel_axis, workers
         As for :func:`ndpool.max_pool`.
 

@@ -92,7 +92,9 @@ def _graham_bounds(n, out, u, pseudo_random, rng):
         alpha = n / out
         k = n // out
         max_u = min((k + 2) / alpha - 1, (n + 1 - k) / alpha - (out - 1))
-        inner = np.ceil(alpha * (np.arange(1, out) + u * max_u)).astype(np.int64)
+        # u in (0, u_max]: at u = 0 a whole-number alpha would give an empty first
+        # region (TensorFlow draws from [0, u_max) and can hit it).
+        inner = np.ceil(alpha * (np.arange(1, out) + (1 - u) * max_u)).astype(np.int64)
         return np.concatenate([[0], inner - 1, [n]])
     steps = np.full(out, n // out, np.int64)
     steps[:n % out] += 1
@@ -117,8 +119,9 @@ def fractional_max_pool(x, kernel_size=None, output_size=None, output_ratio=None
         The uniform variates in [0, 1).  torch: shape ``(*planes, k)``, one per
         plane (the unpooled axes, in order) and pooled axis, in ascending axis
         order (PyTorch's 2-D ``_random_samples`` list W before H, reverse its last
-        axis).  graham (pseudo-random): shape ``(k,)``, scaled to TensorFlow's
-        ``[0, u_max)``.  Drawn from ``rng`` when not given.
+        axis).  graham (pseudo-random): shape ``(k,)``; ``s`` becomes
+        ``u = (1 - s) u_max`` in ``(0, u_max]`` (TensorFlow draws ``[0, u_max)``,
+        whose ``u = 0`` can leave a region empty).  Drawn from ``rng`` when not given.
     rng : numpy.random.Generator or int seed, optional
     method : {"torch", "graham"}
     pseudo_random, overlapping : bool
