@@ -8,6 +8,7 @@ separable passes for max/min/sum-like reductions, gather kernels for the rest.
 from ._config import __version__, show_config  # noqa: F401 (re-exported)
 from .adaptive import (adaptive_avg_pool, adaptive_max_pool, adaptive_pool, global_avg_pool,
                        global_max_pool, global_pool, spatial_pyramid_pool, strip_pool)
+from .blockreduce import block_reduce, pyramid
 from .corner import cascade_corner_pool, center_pool, corner_pool
 from .fractional import fractional_max_pool
 from .mixing import gated_pool, mixed_pool, tree_pool
@@ -25,6 +26,7 @@ __all__ = [
     "spatial_pyramid_pool",
     "strip_pool",
     "avg_pool",
+    "block_reduce",
     "cascade_corner_pool",
     "center_pool",
     "corner_pool",
@@ -38,6 +40,7 @@ __all__ = [
     "min_pool",
     "mixed_pool",
     "power_mean_pool",
+    "pyramid",
     "show_config",
     "softpool",
     "stochastic_pool",

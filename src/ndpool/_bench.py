@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 import ndpool
+from ndpool import blockreduce
 
 try:
     import torch
@@ -58,8 +59,10 @@ class Case:
     stride: object = None
     padding: object = 0
     channel_axis: object = None
+    api: str = "pool"  # or "block_reduce": ndpool.block_reduce(x, blocks, REDUCTIONS func)
 
 
+BR = "block_reduce"
 CASES = [
     Case("max2 f32 nchw", (8, 64, 256, 256), "float32", "max", (2, 2)),
     Case("avg2 f32 nchw", (8, 64, 256, 256), "float32", "avg", (2, 2)),
@@ -71,6 +74,12 @@ CASES = [
     Case("mean2 u8 image", (4096, 4096, 3), "uint8", "avg", 2, channel_axis=-1),
     Case("mean2 u16 volume", (128, 1024, 1024), "uint16", "avg", 2),
     Case("max2 f32 tiny", (1, 3, 32, 32), "float32", "max", (2, 2)),
+    Case("br max u8 image", (4096, 4096, 3), "uint8", "max", 2, channel_axis=-1, api=BR),
+    Case("br mean u8 image", (4096, 4096, 3), "uint8", "avg", 2, channel_axis=-1, api=BR),
+    Case("br median u8 image", (4096, 4096, 3), "uint8", "median", 2, channel_axis=-1, api=BR),
+    Case("br max f32 2048", (2048, 2048), "float32", "max", 2, api=BR),
+    Case("br mean f32 2048", (2048, 2048), "float32", "avg", 2, api=BR),
+    Case("br mean u16 volume", (256, 1024, 1024), "uint16", "avg", 2, api=BR),
 ]
 
 QUICK_DIV = 8  # --quick divides the leading axis by this
@@ -82,6 +91,7 @@ REDUCTIONS = {
     "min": (np.min, np.minimum, "highest"),
     "sum": (np.sum, np.add, 0),
     "avg": (np.mean, np.add, 0),  # count_include_pad=True: padding counts in the divisor
+    "median": (np.median, None, None),  # disjoint blocks only
 }
 
 
@@ -210,6 +220,11 @@ def torch_calls(x, case):
 
 
 def ndpool_call(x, case, workers, out=None):
+    if case.api == "block_reduce":
+        axes, k, _, _, _ = geometry(case, x.ndim)
+        block = [k[axes.index(a)] if a in axes else 1 for a in range(x.ndim)]
+        func = REDUCTIONS[case.method][0]
+        return lambda: blockreduce.block_reduce(x, block, func, workers=workers)
     pool = getattr(ndpool, f"{case.method}_pool")
     kw = dict(stride=case.stride, padding=case.padding, channel_axis=case.channel_axis,
               workers=workers)
@@ -289,6 +304,7 @@ def bench_workers(x, ref, case, w, budget, torch_fns, times, checks):
     got, checks["ndpool_alloc"] = verify(ndpool_call(x, case, w), ref)
     if checks["ndpool_alloc"].startswith("ok"):
         times["ndpool_alloc"] = measure(ndpool_call(x, case, w), budget)
+    if checks["ndpool_alloc"].startswith("ok") and case.api == "pool":  # block_reduce: no out=
         out = np.empty_like(got)
         fn = ndpool_call(x, case, w, out)
         checks["ndpool"] = verify(fn, ref, lambda _: out)[1]
@@ -356,6 +372,8 @@ def describe(case):
                  if getattr(case, k) != d)
     shape = "x".join(map(str, case.shape))
     call = f"{case.method}_pool(x, {case.kernel!r}{kw})"
+    if case.api == "block_reduce":
+        call = f"block_reduce(x, {case.kernel!r}, np.{REDUCTIONS[case.method][0].__name__}{kw})"
     return f"{case.name:<18}  {case.dtype:<7} {shape:<16}  {call}"
 
 
