@@ -14,7 +14,7 @@ from ._dtypes import kernel_view
 from ._kernels import gather as _g
 from ._threads import threads_for
 
-SOFTPOOL, LSE, STOCH_EXPECT = 0, 1, 2   # reduction codes of _kernels/gather.pyx
+SOFTPOOL, LSE, STOCH_EXPECT, LP, POWER_MEAN = 0, 1, 2, 3, 4   # codes of gather.pyx
 
 
 class Geometry:
@@ -72,7 +72,7 @@ def median(x, axes, plans, nthreads):
 
 
 def float_reduce(x, axes, plans, method, param, nthreads):
-    """SoftPool / LSE / stochastic expectation of every window, in float64."""
+    """SoftPool / LSE / stochastic expectation / Lp / power mean of every window, in float64."""
     kx = _flat(x)
     g = Geometry(x.shape, axes, plans)
     out = np.zeros(g.size, np.float64)

@@ -17,9 +17,11 @@ def positive_real(value, name, *, allow_zero=False):
 
 def fraction(value, name):
     """A number or array of numbers in [0, 1]."""
-    arr = np.asarray(value, dtype=np.float64) if not isinstance(value, (bool, np.bool_)) else None
-    if arr is None or arr.dtype.kind != "f":
-        raise TypeError(f"{name} must be a number or an array of numbers in [0, 1], got {value!r}")
+    arr = np.asarray(value)
+    if isinstance(value, (bool, np.bool_)) or arr.dtype.kind not in "iuf":
+        raise TypeError(f"{name} must be a number or an array of numbers in [0, 1], "
+                        f"got {value!r}")
+    arr = arr.astype(np.float64)
     if not np.all((arr >= 0) & (arr <= 1)):
         raise ValueError(f"{name} must lie in [0, 1], got {value!r}")
     return arr

@@ -9,7 +9,8 @@ the average is :func:`ndpool.avg_pool` with its defaults (padding counts in
 the divisor).  Results are float (float64 for bool and integer input).
 Weights (``gate``, ``leaves``, ``gates``) have the kernel's shape over the
 pooled axes in ascending axis order, and meet padding as zeros, like a
-convolution.
+convolution.  Max and average are blended in float64 and rounded once; NaN
+propagates; a window that holds no element (dilated, all padding) gives 0.
 """
 from __future__ import annotations
 
@@ -30,8 +31,17 @@ def _sigmoid(z):
 
 
 def _max_and_avg(spec, nthreads):
+    """Both pools in float64, so a blend rounds once, at the end."""
     return (_max(spec, nthreads).astype(np.float64),
-            _avg(spec, nthreads).astype(np.float64))
+            _avg(spec, nthreads, dtype=np.float64))
+
+
+def _blend(s, mx, av, spec):
+    """``s * max + (1 - s) * avg`` in the method's float dtype; empty windows give 0."""
+    with np.errstate(invalid="ignore"):        # inf * 0 where a window holds inf
+        out = s * mx + (1 - s) * av
+    _engine._fill_empty(out, spec.axes, spec.plans, 0)
+    return out.astype(mean_dtype(spec.x.dtype), copy=False)
 
 
 def _along_channel(values, spec, name):
@@ -70,7 +80,7 @@ def mixed_pool(x, alpha, kernel_size, stride=None, padding=0, dilation=1, ceil_m
 def _mixed(spec, nthreads, alpha):
     a = _along_channel(fraction(alpha, "alpha"), spec, "alpha")
     mx, av = _max_and_avg(spec, nthreads)
-    return (a * mx + (1 - a) * av).astype(mean_dtype(spec.x.dtype), copy=False)
+    return _blend(a, mx, av, spec)
 
 
 def _kernel_weights(w, spec, name, *, stacked):
@@ -113,7 +123,7 @@ def gated_pool(x, gate, kernel_size, stride=None, padding=0, dilation=1, ceil_mo
     nthreads = resolve_workers(workers)
     s = _sigmoid(_gather.weighted(spec.x, spec.axes, spec.plans, w, nthreads)[..., 0])
     mx, av = _max_and_avg(spec, nthreads)
-    return (s * mx + (1 - s) * av).astype(mean_dtype(spec.x.dtype), copy=False)
+    return _blend(s, mx, av, spec)
 
 
 def tree_pool(x, leaves, gates, kernel_size, stride=None, padding=0, dilation=1,

@@ -1,8 +1,9 @@
 """Smooth pooling between average and max: Lp, power mean (GeM), SoftPool, log-sum-exp.
 
-Lp and power means are sums of transformed values, so they run on the
-separable sum passes; SoftPool and log-sum-exp are shifted by each window's
-own maximum for stability, so they run on the gather kernels.
+All four are computed per window on the gather kernels, relative to the
+window's own largest value (``m (sum (x/m)^p)^(1/p)``, ``m + log(...)``), so
+no intermediate overflows or underflows whatever the magnitudes or p: large
+p really tends to max pooling.  NaN propagates through every method.
 
 Window parameters (``kernel_size, stride, padding, dilation, ceil_mode,
 axes, channel_axis, workers``) mean exactly what they mean for
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _engine, _gather
+from . import _gather
 from ._dtypes import mean_dtype
 from ._params import positive_real
 from ._spec import WindowSpec, check_out, deliver
@@ -30,19 +31,6 @@ def _as_float(values, spec):
 def _finish(values, spec, out):
     """Deliver a core's result, into ``out`` if given."""
     return deliver(values, check_out(out, spec.out_shape, mean_dtype(spec.x.dtype)))
-
-
-def _power_sum(spec, p, nthreads, *, absolute=False, eps=None):
-    """Window sums of ``x ** p`` (of ``|x|`` or of ``x`` clamped at ``eps``), in float64."""
-    t = spec.x.astype(np.float64)
-    if absolute:
-        np.abs(t, out=t)
-    if eps is not None:
-        np.maximum(t, eps, out=t)
-    if p != 1:
-        with np.errstate(invalid="ignore"):   # negative ** non-integer is NaN, as stated
-            np.power(t, p, out=t)
-    return _engine.window_sum(t, spec.axes, spec.plans, nthreads=nthreads)
 
 
 def lp_pool(x, p, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, *,
@@ -77,8 +65,8 @@ def lp_pool(x, p, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
 
 def _lp(spec, nthreads, p):
     p = positive_real(p, "p")
-    s = _power_sum(spec, p, nthreads, absolute=True)
-    return _as_float(s if p == 1 else np.power(s, 1.0 / p), spec)
+    return _as_float(_gather.float_reduce(spec.x, spec.axes, spec.plans, _gather.LP, p,
+                                          nthreads), spec)
 
 
 def power_mean_pool(x, p, kernel_size, stride=None, padding=0, dilation=1,
@@ -93,6 +81,9 @@ def power_mean_pool(x, p, kernel_size, stride=None, padding=0, dilation=1,
 
     Radenović, Tolias & Chum, "Fine-tuning CNN image retrieval with no human
     annotation", TPAMI 2018 (generalized mean pooling).
+
+    Negative values under a non-integer p give NaN (use ``eps``); under an odd
+    integer p a negative mean has its real, negative root.
 
     Parameters
     ----------
@@ -115,16 +106,12 @@ def power_mean_pool(x, p, kernel_size, stride=None, padding=0, dilation=1,
 
 def _power_mean(spec, nthreads, p, eps=None):
     p = positive_real(p, "p")
+    x = spec.x
     if eps is not None:
         eps = positive_real(eps, "eps", allow_zero=True)
-    s = _power_sum(spec, p, nthreads, eps=eps)
-    count = 1.0
-    for g in _engine.pooled_grid(s.ndim, spec.axes, [p_.count for p_ in spec.plans]):
-        count = count * g
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.power(s / count, 1.0 / p)
-    _engine._fill_empty(mean, spec.axes, spec.plans, 0)
-    return _as_float(mean, spec)
+        x = np.maximum(x, eps, dtype=np.float64)   # eps exactly, as the kernel computes
+    values = _gather.float_reduce(x, spec.axes, spec.plans, _gather.POWER_MEAN, p, nthreads)
+    return _as_float(values, spec)
 
 
 def _softpool(spec, nthreads):

@@ -87,7 +87,8 @@ def avg_pool(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False
     return _avg(spec, resolve_workers(workers), count_include_pad, divisor_override, out=out)
 
 
-def _avg(spec, nthreads, count_include_pad=True, divisor_override=None, *, out=None):
+def _avg(spec, nthreads, count_include_pad=True, divisor_override=None, *, out=None,
+         dtype=None):
     if divisor_override is not None:
         divisor_override = as_size(divisor_override, "divisor_override")
         divisors = [np.full(spec.plans[0].out, float(divisor_override))]
@@ -95,7 +96,7 @@ def _avg(spec, nthreads, count_include_pad=True, divisor_override=None, *, out=N
     else:
         divisors = [p.padded if count_include_pad else p.count.astype(np.float64)
                     for p in spec.plans]
-    dtype = mean_dtype(spec.x.dtype)
+    dtype = np.dtype(dtype or mean_dtype(spec.x.dtype))
     dest = out if (out is not None and out.flags.c_contiguous
                    and not np.may_share_memory(out, spec.x)) else None
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -16,7 +16,7 @@ which kernel weight each tap meets.  The facade plans all of this; nothing here
 validates or raises.
 """
 from cython.parallel cimport parallel, prange
-from libc.math cimport exp, log, INFINITY, NAN
+from libc.math cimport exp, fabs, floor, fmod, log, pow, INFINITY, NAN
 from libc.stdlib cimport free, malloc
 
 from ndpool._kernels._fused cimport numeric
@@ -28,6 +28,8 @@ cdef enum:
     SOFTPOOL = 0
     LSE = 1
     STOCH_EXPECT = 2
+    LP = 3            # (sum |x|^p)^(1/p)
+    POWER_MEAN = 4    # (mean x^p)^(1/p)
 
 
 cdef struct Geometry:
@@ -220,6 +222,54 @@ def median(const numeric[::1] x, numeric[::1] out,
 
 # ---- float-valued reductions --------------------------------------------------------
 
+cdef double infinite_power_mean(numeric* v, intp n, double p) noexcept nogil:
+    """The power mean when an element is infinite: the infinite elements dominate.
+
+    (+inf)^p = +inf; (-inf)^p is -inf for odd integer p and +inf for even p
+    (non-integer p with a negative value was answered NaN by the caller).
+    """
+    cdef intp i
+    cdef bint pos = False, neg = False
+    cdef bint odd = floor(p) == p and fmod(p, 2) == 1
+    for i in range(n):
+        if <double>v[i] == INFINITY:
+            pos = True
+        elif <double>v[i] == -INFINITY:
+            neg = True
+    if neg and odd:
+        return NAN if pos else -INFINITY
+    return INFINITY
+
+
+cdef double power_reduce(numeric* v, intp n, bint absolute, double p) noexcept nogil:
+    """Lp norm or power mean, computed on x / max|x| so x^p neither overflows nor underflows."""
+    cdef intp i
+    cdef double big = 0, a, t, s = 0, mean
+    if not absolute and floor(p) != p:  # a negative value has no real non-integer power
+        for i in range(n):
+            if <double>v[i] < 0:
+                return NAN
+    for i in range(n):                  # NaN was handled by the caller
+        a = fabs(<double>v[i])
+        if a > big:
+            big = a
+    if big == 0:
+        return 0.0
+    if big == INFINITY:
+        return INFINITY if absolute else infinite_power_mean(v, n, p)
+    for i in range(n):
+        t = <double>v[i] / big
+        if absolute:
+            t = fabs(t)
+        s = s + (t * t if p == 2 else (t if p == 1 else pow(t, p)))
+    if absolute:
+        return big * pow(s, 1 / p)
+    mean = s / n
+    if mean < 0 and floor(p) == p and fmod(p, 2) == 1:   # odd p: a real, negative root
+        return -big * pow(-mean, 1 / p)
+    return big * pow(mean, 1 / p)
+
+
 cdef double reduce_float(numeric* v, intp n, int method, double param) noexcept nogil:
     cdef intp i
     cdef double m = -INFINITY, s0 = 0, s1 = 0, a, e
@@ -229,14 +279,21 @@ cdef double reduce_float(numeric* v, intp n, int method, double param) noexcept 
             return NAN
         if a > m:
             m = a
+    if method == LP or method == POWER_MEAN:
+        return power_reduce(v, n, method == LP, param)
     if method == STOCH_EXPECT:
-        # Zeiler & Fergus: p_i = a_i / sum(a) over the rectified activations.
+        # Zeiler & Fergus: p_i = a_i / sum(a) over the rectified activations, so
+        # the expectation is sum(a^2) / sum(a); computed on a / max(a), which
+        # neither overflows nor underflows.  +inf takes all the mass.
+        if m == INFINITY or m <= 0:
+            return m if m > 0 else 0.0
         for i in range(n):
             a = <double>v[i]
             if a > 0:
+                a = a / m
                 s0 = s0 + a
                 s1 = s1 + a * a
-        return s1 / s0 if s0 > 0 else 0.0
+        return m * (s1 / s0)
     if m == INFINITY or m == -INFINITY:
         return m
     for i in range(n):
@@ -294,12 +351,13 @@ def stochastic_sample(const numeric[::1] x, numeric[::1] out, intp[::1] index,
 
     ``u[r]`` in [0, 1) is the uniform variate of window r, drawn by the caller,
     so the result does not depend on the thread count.  A window whose
-    activations are all <= 0 draws uniformly and outputs 0.  NaN -> NaN.
+    activations are all <= 0 draws uniformly and outputs 0; +inf activations
+    hold all the mass (one of them is drawn).  NaN -> NaN.
     """
     cdef Geometry g = make_geometry(oshape, starts, counts, skips, dil, istride,
                                     kstride, pstride)
     cdef intp total = out.shape[0], nchunks = min(total, 8 * nthreads)
-    cdef intp ch, r, r1, n, i, pick
+    cdef intp ch, r, r1, n, i, pick, ninf, k
     cdef double s, target, a
     cdef bint has_nan
     cdef intp* o
@@ -318,34 +376,45 @@ def stochastic_sample(const numeric[::1] x, numeric[::1] out, intp[::1] index,
                 s = 0
                 has_nan = False
                 pick = -1
+                ninf = 0
                 for i in range(n):
                     a = <double>buf[i]
                     if a != a:
                         has_nan = True
                         pick = i
+                    elif a == INFINITY:
+                        ninf = ninf + 1
                     elif a > 0:
                         s = s + a
+                if ninf and not has_nan:
+                    # Infinite activations hold all the mass: draw one of them.
+                    k = <intp>(u[r] * ninf)
+                    for i in range(n):
+                        if <double>buf[i] == INFINITY:
+                            if k == 0:
+                                pick = i
+                                break
+                            k = k - 1
                 if n == 0:
                     out[r] = 0
                     index[r] = -1
                 else:
-                    if not has_nan:
+                    if not has_nan and not ninf:
                         if s > 0:
                             target = u[r] * s
                             s = 0
-                            pick = n - 1       # guards against rounding in the sum
                             for i in range(n):
                                 a = <double>buf[i]
                                 if a > 0:
                                     s = s + a
-                                    if target < s:
-                                        pick = i
+                                    pick = i   # ends on the last positive tap if
+                                    if target < s:   # rounding never crosses target
                                         break
                         else:
                             pick = <intp>(u[r] * n)
                             if pick >= n:
                                 pick = n - 1
-                    out[r] = buf[pick] if (has_nan or s > 0) else 0
+                    out[r] = buf[pick] if (has_nan or ninf or s > 0) else 0
                     index[r] = pooled_index(&g, o, pick)
                 advance(&g, o)
                 r = r + 1
