@@ -5,6 +5,8 @@ Environment switches:
                      (the debug build the test suite also runs under).
   NDPOOL_NO_OPENMP=1 build serial kernels on purpose (the build still warns).
   NDPOOL_NATIVE=1    add -march=native (never in a distributed build).
+  NDPOOL_SANITIZE=1  AddressSanitizer + UBSan (-O1 -g); build it out of tree, and
+                     run with LD_PRELOAD=$(gcc -print-file-name=libasan.so).
 """
 import os
 import shutil
@@ -19,7 +21,7 @@ import numpy as np
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 
-KERNELS = ["window", "gather", "unpool", "_openmp_info"]
+KERNELS = ["window", "gather", "unpool", "roi", "_openmp_info"]
 
 
 def _flag(name):
@@ -68,11 +70,14 @@ if omp is None:
                  "(gcc, or clang with libomp) and rebuild.")
 
 debug = _flag("NDPOOL_DEBUG")
-compile_args = ["-O3"] if not debug else ["-O1", "-g"]
+sanitize = ["-fsanitize=address,undefined,float-cast-overflow",
+            "-fno-omit-frame-pointer"] if _flag("NDPOOL_SANITIZE") else []
+compile_args = ["-O3"] if not (debug or sanitize) else ["-O1", "-g"]
+compile_args += sanitize
 if _flag("NDPOOL_NATIVE"):
     compile_args.append("-march=native")
 extra_compile = compile_args + (omp or [])
-extra_link = [f for f in (omp or []) if f != "-Xpreprocessor"]
+extra_link = [f for f in (omp or []) if f != "-Xpreprocessor"] + sanitize
 
 extensions = [
     Extension(

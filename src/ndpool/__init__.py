@@ -12,12 +12,14 @@ from .blockreduce import block_reduce, pyramid
 from .corner import cascade_corner_pool, center_pool, corner_pool
 from .fractional import fractional_max_pool
 from .mixing import gated_pool, mixed_pool, tree_pool
+from .roi import adaptive_feature_pool, roi_align, roi_pool
 from .rank import median_pool, stochastic_pool
 from .smooth import lp_pool, lse_pool, power_mean_pool, softpool
 from .window import avg_pool, max_pool, max_unpool, min_pool, sum_pool
 
 __all__ = [
     "adaptive_avg_pool",
+    "adaptive_feature_pool",
     "adaptive_max_pool",
     "adaptive_pool",
     "global_avg_pool",
@@ -42,6 +44,8 @@ __all__ = [
     "power_mean_pool",
     "pyramid",
     "show_config",
+    "roi_align",
+    "roi_pool",
     "softpool",
     "stochastic_pool",
     "sum_pool",

@@ -1,0 +1,317 @@
+# cython: freethreading_compatible = True
+"""Region-of-interest kernels: RoI max pooling (Fast R-CNN) and RoIAlign (Mask R-CNN).
+
+Maps are C-contiguous 4-D arrays, (N, C, H, W) or, with ``channels_last``,
+(N, H, W, C); outputs follow the same layout, (K, C, PH, PW) or (K, PH, PW, C).
+Box k reads image ``batch[k]``.
+
+RoI pooling gets its bins already planned and clipped to the map
+(``hs <= he`` in [0, H], ``ws <= we`` in [0, W]; an empty bin gives 0).
+
+RoIAlign is separable up to its weights: a sample (y, x) is valid when both
+of its coordinates are, and its four bilinear weights are products of one
+per-axis pair.  ``align_axis`` therefore plans, once per box and axis, every
+sample coordinate of every bin (its two neighbours and their weights, or
+``lo = -1`` for a sample outside [-1, n]); ``align`` then visits the samples in
+torchvision's order and accumulates in the map's own float type, so results
+match torchvision's CPU kernel operation for operation.
+
+Channels-first work is split over (box, block of CBLOCK channels), each
+sample's geometry computed once per block; channels-last over (box, bin),
+with the channels as the unit-stride inner loop (several times faster, so the
+facade may ``transpose`` a channels-first map and run it channels-last).  Each
+output element is computed by one thread in a fixed order, so results do not
+depend on the thread count or the schedule; the schedule is dynamic because the
+cost of a box grows with its size.  Nothing here validates, raises or
+allocates Python objects.
+"""
+from cython cimport floating
+from cython.parallel cimport parallel, prange
+from libc.stdlib cimport free, malloc
+
+ctypedef Py_ssize_t intp
+
+cdef enum:
+    # Channels-first work runs on blocks of this many channels: the sample
+    # geometry is computed once per block, and the block's independent
+    # accumulators keep the core busy where one channel's chain would stall it.
+    CBLOCK = 16
+    # Tile edge of the layout transpose.
+    TILE = 32
+
+# How fused outputs combine with what ``out`` already holds (adaptive feature pooling).
+cdef enum:
+    WRITE = 0
+    FUSE_MAX = 1
+    FUSE_SUM = 2
+
+
+cdef inline floating nan_max(floating v, floating best) noexcept nogil:
+    """max(v, best) where a NaN on either side wins (PyTorch's max-pool rule)."""
+    cdef floating t = v if v > best else best
+    return v if v != v else t
+
+
+cdef inline floating combine(floating v, floating old, int fuse) noexcept nogil:
+    if fuse == FUSE_MAX:
+        return nan_max(v, old)
+    if fuse == FUSE_SUM:
+        return old + v
+    return v
+
+
+# ---- RoI max pooling -------------------------------------------------------------
+
+def roi_max(const floating[:, :, :, ::1] x,    # IN  (N, C, H, W) or (N, H, W, C)
+            floating[:, :, :, ::1] out,        # OUT (K, C, PH, PW) or (K, PH, PW, C)
+            const intp[::1] batch,             # IN  (K,) image of each box
+            const intp[:, ::1] hs,             # IN  (K, PH) first row of each bin
+            const intp[:, ::1] he,             # IN  (K, PH) one past its last row
+            const intp[:, ::1] ws,             # IN  (K, PW) first column
+            const intp[:, ::1] we,             # IN  (K, PW) one past the last column
+            bint channels_last, int nthreads):
+    """out = the maximum of every bin (NaN propagates); an empty bin gives 0."""
+    cdef intp nk = hs.shape[0], ph_n = hs.shape[1], pw_n = ws.shape[1]
+    cdef intp nc = out.shape[3] if channels_last else out.shape[1]
+    cdef intp w_n = x.shape[3], hw = x.shape[2] * x.shape[3]
+    cdef intp nblocks = (nc + CBLOCK - 1) // CBLOCK
+    cdef intp u, k, c0, cn, b, ph, pw, h, w, i, j
+    cdef floating* acc
+    cdef floating* o
+    cdef const floating* p
+    cdef const floating* plane
+    with nogil:
+        if not channels_last:
+            with parallel(num_threads=nthreads):
+                acc = <floating*>malloc(CBLOCK * sizeof(floating))
+                for u in prange(nk * nblocks, schedule="dynamic", chunksize=2):
+                    k = u // nblocks
+                    c0 = (u - k * nblocks) * CBLOCK
+                    cn = min(CBLOCK, nc - c0)
+                    b = batch[k]
+                    plane = &x[b, c0, 0, 0]
+                    for ph in range(ph_n):
+                        for pw in range(pw_n):
+                            if he[k, ph] <= hs[k, ph] or we[k, pw] <= ws[k, pw]:
+                                for i in range(cn):
+                                    out[k, c0 + i, ph, pw] = 0
+                                continue
+                            j = hs[k, ph] * w_n + ws[k, pw]
+                            for i in range(cn):
+                                acc[i] = plane[i * hw + j]
+                            for h in range(hs[k, ph], he[k, ph]):
+                                for w in range(ws[k, pw], we[k, pw]):
+                                    j = h * w_n + w
+                                    for i in range(cn):
+                                        acc[i] = nan_max(plane[i * hw + j], acc[i])
+                            for i in range(cn):
+                                out[k, c0 + i, ph, pw] = acc[i]
+                free(acc)
+        else:
+            for u in prange(nk * ph_n * pw_n, schedule="dynamic", chunksize=4,
+                            num_threads=nthreads):
+                k = u // (ph_n * pw_n)
+                ph = (u // pw_n) % ph_n
+                pw = u % pw_n
+                b = batch[k]
+                o = &out[k, ph, pw, 0]
+                if he[k, ph] <= hs[k, ph] or we[k, pw] <= ws[k, pw]:
+                    for i in range(nc):
+                        o[i] = 0
+                    continue
+                p = &x[b, hs[k, ph], ws[k, pw], 0]
+                for i in range(nc):
+                    o[i] = p[i]
+                for h in range(hs[k, ph], he[k, ph]):
+                    for w in range(ws[k, pw], we[k, pw]):
+                        p = &x[b, h, w, 0]
+                        for i in range(nc):
+                            o[i] = nan_max(p[i], o[i])
+
+
+# ---- RoIAlign ----------------------------------------------------------------------
+
+def align_axis(const floating[::1] start,   # IN  (K,) box start on this axis, scaled and shifted
+               const floating[::1] bin,     # IN  (K,) bin length
+               const intp[::1] grid,        # IN  (K,) samples per bin, >= 0
+               const intp[::1] first,       # IN  (K,) first table row of each box
+               intp pooled, intp n,         # bins per box, map length on this axis
+               intp[::1] lo,                # OUT (rows,) lower neighbour, -1 if outside
+               intp[::1] hi,                # OUT (rows,) upper neighbour
+               floating[::1] wlo,           # OUT (rows,) weight of lo
+               floating[::1] whi,           # OUT (rows,) weight of hi
+               int nthreads):
+    """Plan the samples of one axis: row ``first[k] + p * grid[k] + i`` is sample i of bin p.
+
+    The coordinate is ``start + p * bin + (i + 0.5) * bin / grid``, evaluated
+    in this order in the map's float type; samples outside [-1, n] are marked
+    invalid, the rest clamped to [0, n - 1] (torchvision's rules).
+    """
+    cdef intp nk = start.shape[0], k, p, i, r, low
+    cdef floating v, frac
+    for k in prange(nk, schedule="static", num_threads=nthreads, nogil=True):
+        for p in range(pooled):
+            for i in range(grid[k]):
+                r = first[k] + p * grid[k] + i
+                v = (start[k] + <floating>p * bin[k]
+                     + <floating>(i + 0.5) * bin[k] / <floating>grid[k])
+                # written as not(inside) so that a NaN would be outside too
+                if not (v >= -1.0 and v <= <floating>n):
+                    lo[r] = -1
+                    hi[r] = -1
+                    wlo[r] = 0
+                    whi[r] = 0
+                    continue
+                if v <= 0:
+                    v = 0
+                low = <intp>v
+                if low >= n - 1:
+                    low = n - 1
+                    v = <floating>low
+                    hi[r] = low
+                else:
+                    hi[r] = low + 1
+                lo[r] = low
+                frac = v - <floating>low
+                whi[r] = frac
+                wlo[r] = <floating>(1.0 - frac)
+
+
+def align(const floating[:, :, :, ::1] x,   # IN  (N, C, H, W) or (N, H, W, C)
+          floating[:, :, :, ::1] out,       # OUT (K, C, PH, PW) or (K, PH, PW, C)
+          const intp[::1] batch,            # IN  (K,) image of each box
+          const intp[::1] gh,               # IN  (K,) samples per bin along y, >= 0
+          const intp[::1] gw,               # IN  (K,) along x
+          const intp[::1] yfirst,           # IN  (K,) first y-table row of each box
+          const intp[::1] xfirst,           # IN  (K,) first x-table row
+          const intp[::1] ylo, const intp[::1] yhi,            # IN  y table (align_axis)
+          const floating[::1] wylo, const floating[::1] wyhi,  # IN
+          const intp[::1] xlo, const intp[::1] xhi,            # IN  x table
+          const floating[::1] wxlo, const floating[::1] wxhi,  # IN
+          intp ph_n, intp pw_n, bint channels_last, int fuse, int nthreads):
+    """out = combine(mean of the bilinear samples of every bin, out), per ``fuse``.
+
+    Invalid samples contribute 0; a bin without samples gives 0.  The divisor
+    is the full grid, valid or not.
+    """
+    cdef intp nk = batch.shape[0]
+    cdef intp nc = out.shape[3] if channels_last else out.shape[1]
+    cdef intp w_n = x.shape[3], hw = x.shape[2] * x.shape[3]
+    cdef intp nblocks = (nc + CBLOCK - 1) // CBLOCK
+    cdef intp u, k, c0, cn, b, ph, pw, iy, ix, ry, rx, y0, y1, x0, x1, i, j1, j2, j3, j4
+    cdef floating acc, count, ay, by, ax, bx, w1, w2, w3, w4
+    cdef floating* o
+    cdef floating* buf
+    cdef const floating* p1
+    cdef const floating* p2
+    cdef const floating* p3
+    cdef const floating* p4
+    cdef const floating* plane
+    if not channels_last:
+        with nogil, parallel(num_threads=nthreads):
+            buf = <floating*>malloc(CBLOCK * sizeof(floating))
+            for u in prange(nk * nblocks, schedule="dynamic", chunksize=2):
+                k = u // nblocks
+                c0 = (u - k * nblocks) * CBLOCK
+                cn = min(CBLOCK, nc - c0)
+                b = batch[k]
+                plane = &x[b, c0, 0, 0]
+                count = <floating>(gh[k] * gw[k]) if gh[k] * gw[k] > 0 else 1
+                for ph in range(ph_n):
+                    for pw in range(pw_n):
+                        for i in range(cn):
+                            buf[i] = 0
+                        for iy in range(gh[k]):
+                            ry = yfirst[k] + ph * gh[k] + iy
+                            y0 = ylo[ry]
+                            if y0 < 0:
+                                continue
+                            y1 = yhi[ry]
+                            ay = wylo[ry]
+                            by = wyhi[ry]
+                            for ix in range(gw[k]):
+                                rx = xfirst[k] + pw * gw[k] + ix
+                                x0 = xlo[rx]
+                                if x0 < 0:
+                                    continue
+                                x1 = xhi[rx]
+                                ax = wxlo[rx]
+                                bx = wxhi[rx]
+                                w1 = ay * ax
+                                w2 = ay * bx
+                                w3 = by * ax
+                                w4 = by * bx
+                                j1 = y0 * w_n + x0
+                                j2 = y0 * w_n + x1
+                                j3 = y1 * w_n + x0
+                                j4 = y1 * w_n + x1
+                                for i in range(cn):
+                                    p1 = plane + i * hw
+                                    buf[i] = buf[i] + (w1 * p1[j1] + w2 * p1[j2]
+                                                       + w3 * p1[j3] + w4 * p1[j4])
+                        for i in range(cn):
+                            out[k, c0 + i, ph, pw] = combine(buf[i] / count,
+                                                             out[k, c0 + i, ph, pw], fuse)
+            free(buf)
+        return
+    with nogil, parallel(num_threads=nthreads):
+        buf = <floating*>malloc(nc * sizeof(floating))
+        for u in prange(nk * ph_n * pw_n, schedule="dynamic", chunksize=4):
+            k = u // (ph_n * pw_n)
+            ph = (u // pw_n) % ph_n
+            pw = u % pw_n
+            b = batch[k]
+            count = <floating>(gh[k] * gw[k]) if gh[k] * gw[k] > 0 else 1
+            for i in range(nc):
+                buf[i] = 0
+            for iy in range(gh[k]):
+                ry = yfirst[k] + ph * gh[k] + iy
+                y0 = ylo[ry]
+                if y0 < 0:
+                    continue
+                y1 = yhi[ry]
+                ay = wylo[ry]
+                by = wyhi[ry]
+                for ix in range(gw[k]):
+                    rx = xfirst[k] + pw * gw[k] + ix
+                    x0 = xlo[rx]
+                    if x0 < 0:
+                        continue
+                    x1 = xhi[rx]
+                    ax = wxlo[rx]
+                    bx = wxhi[rx]
+                    w1 = ay * ax
+                    w2 = ay * bx
+                    w3 = by * ax
+                    w4 = by * bx
+                    p1 = &x[b, y0, x0, 0]
+                    p2 = &x[b, y0, x1, 0]
+                    p3 = &x[b, y1, x0, 0]
+                    p4 = &x[b, y1, x1, 0]
+                    for i in range(nc):
+                        buf[i] = buf[i] + (w1 * p1[i] + w2 * p2[i] + w3 * p3[i] + w4 * p4[i])
+            o = &out[k, ph, pw, 0]
+            for i in range(nc):
+                o[i] = combine(buf[i] / count, o[i], fuse)
+        free(buf)
+
+
+# ---- layout ------------------------------------------------------------------------
+
+def transpose(const floating[:, :, ::1] x,   # IN  (B, R, S)
+              floating[:, :, ::1] y,         # OUT (B, S, R)
+              int nthreads):
+    """y[b] = x[b].T, in TILE x TILE tiles so that reads and writes both stay in cache.
+
+    NCHW -> NHWC is (N, C, H*W) -> (N, H*W, C), and back the same way.
+    """
+    cdef intp nb = x.shape[0], nr = x.shape[1], ns = x.shape[2]
+    cdef intp tr = (nr + TILE - 1) // TILE, ts = (ns + TILE - 1) // TILE
+    cdef intp u, b, r0, s0, r, s
+    for u in prange(nb * tr * ts, schedule="static", num_threads=nthreads, nogil=True):
+        b = u // (tr * ts)
+        r0 = (u // ts) % tr * TILE
+        s0 = u % ts * TILE
+        for s in range(s0, min(s0 + TILE, ns)):
+            for r in range(r0, min(r0 + TILE, nr)):
+                y[b, s, r] = x[b, r, s]
