@@ -23,7 +23,7 @@ help:
 $(VENV)/.deps: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q "setuptools>=68" wheel "Cython>=3.0" "numpy>=1.25"
-	$(BIN)/pip install -q --no-build-isolation -e ".[test,demo,book]"
+	$(BIN)/pip install -q --no-build-isolation -e ".[test,demo,book,dask,io]"
 	touch $@
 
 # The compiled kernels, rebuilt in place whenever a .pyx/.pxd or setup.py changes.

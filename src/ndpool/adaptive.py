@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._dask import dask_aware
 from . import _engine, _methods
 from ._dtypes import as_array
 from ._layout import resolve_axes
@@ -42,6 +43,7 @@ def _adaptive_spec(x, output_size, axes, channel_axis):
     return WindowSpec.from_plans(x, pooled, plans, channel)
 
 
+@dask_aware
 def adaptive_pool(x, output_size, method="max", *, axes=None, channel_axis=None,
                   workers=None, **method_kwargs):
     """Pool to a given output size with any method, as PyTorch's adaptive pooling does.
@@ -77,6 +79,7 @@ def adaptive_pool(x, output_size, method="max", *, axes=None, channel_axis=None,
     return _methods.reduce(method, spec, resolve_workers(workers), method_kwargs)
 
 
+@dask_aware
 def adaptive_max_pool(x, output_size, *, axes=None, channel_axis=None,
                       return_indices=False, workers=None):
     """Adaptive max pooling (``torch.nn.functional.adaptive_max_pool1d/2d/3d`` in N-D).
@@ -99,6 +102,7 @@ def adaptive_max_pool(x, output_size, *, axes=None, channel_axis=None,
     return _methods.reduce("max", spec, nthreads, {})
 
 
+@dask_aware
 def adaptive_avg_pool(x, output_size, *, axes=None, channel_axis=None, workers=None):
     """Adaptive average pooling (``torch.nn.functional.adaptive_avg_pool1d/2d/3d`` in N-D).
 
@@ -112,6 +116,7 @@ def adaptive_avg_pool(x, output_size, *, axes=None, channel_axis=None, workers=N
     return _methods.reduce("avg", spec, resolve_workers(workers), {})
 
 
+@dask_aware
 def global_pool(x, method="avg", *, axes=None, channel_axis=None, keepdims=False,
                 workers=None, **method_kwargs):
     """Reduce the pooled axes entirely with any method (global average/max pooling).

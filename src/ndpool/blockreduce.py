@@ -20,6 +20,7 @@ from collections.abc import Mapping
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from ._dask import dask_aware
 from . import _engine
 from ._dtypes import as_array, mean_dtype, sum_dtype
 from ._layout import normalize_axis
@@ -37,6 +38,7 @@ _METHODS = ("mean", "max", "min", "sum", "median")
 _NETWORK_MAX = 64   # larger median blocks: a partition of the stacked taps
 
 
+@dask_aware
 def block_reduce(image, block_size=2, func=np.sum, cval=0, func_kwargs=None, *,
                  boundary="pad", channel_axis=None, workers=None):
     """Downsample an image by applying ``func`` to non-overlapping blocks.
@@ -163,6 +165,7 @@ def block_reduce(image, block_size=2, func=np.sum, cval=0, func_kwargs=None, *,
     return _blockwise(image, block, func, cval, func_kwargs)
 
 
+@dask_aware
 def pyramid(image, factor=2, method="mean", *, levels=None, channel_axis=None):
     """The multiscale pyramid of an image: the image, then each level reduced by ``factor``.
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._dask import dask_aware
 from . import _engine, _gather
 from ._dtypes import mean_dtype
 from ._params import fraction
@@ -59,6 +60,7 @@ def _along_channel(values, spec, name):
     return values.reshape(shape)
 
 
+@dask_aware
 def mixed_pool(x, alpha, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                *, axes=None, channel_axis=None, workers=None):
     """Mixed pooling: ``alpha * max_pool + (1 - alpha) * avg_pool``.
@@ -99,6 +101,7 @@ def _kernel_weights(w, spec, name, *, stacked):
     return w.astype(np.float64).reshape((-1,) + want)
 
 
+@dask_aware
 def gated_pool(x, gate, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                *, axes=None, channel_axis=None, workers=None):
     """Gated pooling: ``s * max_pool + (1 - s) * avg_pool`` with ``s = sigmoid(gate . window)``.
@@ -119,13 +122,17 @@ def gated_pool(x, gate, kernel_size, stride=None, padding=0, dilation=1, ceil_mo
     array([[4.5]])
     """
     spec = WindowSpec(x, kernel_size, stride, padding, dilation, ceil_mode, axes, channel_axis)
+    return _gated(spec, resolve_workers(workers), gate)
+
+
+def _gated(spec, nthreads, gate):
     w = _kernel_weights(gate, spec, "gate", stacked=False)
-    nthreads = resolve_workers(workers)
     s = _sigmoid(_gather.weighted(spec.x, spec.axes, spec.plans, w, nthreads)[..., 0])
     mx, av = _max_and_avg(spec, nthreads)
     return _blend(s, mx, av, spec)
 
 
+@dask_aware
 def tree_pool(x, leaves, gates, kernel_size, stride=None, padding=0, dilation=1,
               ceil_mode=False, *, axes=None, channel_axis=None, workers=None):
     """Tree pooling: a binary tree of learned pooling filters mixed by learned gates.
@@ -149,6 +156,10 @@ def tree_pool(x, leaves, gates, kernel_size, stride=None, padding=0, dilation=1,
     array([[5.]])
     """
     spec = WindowSpec(x, kernel_size, stride, padding, dilation, ceil_mode, axes, channel_axis)
+    return _tree(spec, resolve_workers(workers), leaves, gates)
+
+
+def _tree(spec, nthreads, leaves, gates):
     v = _kernel_weights(leaves, spec, "leaves", stacked=True)
     w = _kernel_weights(gates, spec, "gates", stacked=True)
     n = len(v)
@@ -157,7 +168,7 @@ def tree_pool(x, leaves, gates, kernel_size, stride=None, padding=0, dilation=1,
     if len(w) != n - 1:
         raise ValueError(f"gates must hold len(leaves) - 1 = {n - 1} filters, got {len(w)}")
     resp = _gather.weighted(spec.x, spec.axes, spec.plans, np.concatenate([w, v]),
-                            resolve_workers(workers))
+                            nthreads)
     node = [resp[..., i] for i in range(2 * n - 1)]     # gates 0..n-2, then leaves
     for i in range(n - 2, -1, -1):
         s = _sigmoid(node[i])

@@ -5,6 +5,7 @@ mean exactly what they mean for :func:`ndpool.max_pool`.
 """
 from __future__ import annotations
 
+from ._dask import dask_aware
 from . import _engine, _gather
 from ._dtypes import mean_dtype
 from ._params import generator
@@ -14,6 +15,7 @@ from ._threads import resolve_workers
 __all__ = ["median_pool", "stochastic_pool"]
 
 
+@dask_aware
 def median_pool(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, *,
                 axes=None, channel_axis=None, out=None, workers=None):
     """Median pooling: the median of the elements each window holds.
@@ -43,6 +45,7 @@ def _median(spec, nthreads):
     return _engine._from_kernel(values, spec.x.dtype)
 
 
+@dask_aware
 def stochastic_pool(x, kernel_size, stride=None, *, mode="sample", rng=None, padding=0,
                     dilation=1, ceil_mode=False, axes=None, channel_axis=None,
                     return_indices=False, workers=None):
@@ -88,12 +91,16 @@ def stochastic_pool(x, kernel_size, stride=None, *, mode="sample", rng=None, pad
     if return_indices and mode != "sample":
         raise ValueError("return_indices=True needs mode='sample'")
     spec = WindowSpec(x, kernel_size, stride, padding, dilation, ceil_mode, axes, channel_axis)
-    nthreads = resolve_workers(workers)
+    u = generator(rng).random(spec.out_shape) if mode == "sample" else None
+    return _stochastic(spec, resolve_workers(workers), mode, u, return_indices)
+
+
+def _stochastic(spec, nthreads, mode, u, return_indices=False):
+    """Expectation, or one draw per window from the uniforms ``u`` (output-shaped)."""
     if mode == "expectation":
         values = _gather.float_reduce(spec.x, spec.axes, spec.plans, _gather.STOCH_EXPECT,
                                       0.0, nthreads)
         return values.astype(mean_dtype(spec.x.dtype), copy=False)
-    u = generator(rng).random(spec.out_shape)
     values, index = _gather.stochastic_sample(spec.x, spec.axes, spec.plans, u, nthreads)
     values = _engine._from_kernel(values, spec.x.dtype)
     return (values, index) if return_indices else values

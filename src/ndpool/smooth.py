@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._dask import dask_aware
 from . import _gather
 from ._dtypes import mean_dtype
 from ._params import positive_real
@@ -33,6 +34,7 @@ def _finish(values, spec, out):
     return deliver(values, check_out(out, spec.out_shape, mean_dtype(spec.x.dtype)))
 
 
+@dask_aware
 def lp_pool(x, p, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, *,
             axes=None, channel_axis=None, out=None, workers=None):
     """Lp pooling: ``(sum |x|^p) ** (1/p)`` over each window (p=2: L2 pooling).
@@ -69,6 +71,7 @@ def _lp(spec, nthreads, p):
                                           nthreads), spec)
 
 
+@dask_aware
 def power_mean_pool(x, p, kernel_size, stride=None, padding=0, dilation=1,
                     ceil_mode=False, *, eps=None, axes=None, channel_axis=None, out=None,
                     workers=None):
@@ -125,6 +128,7 @@ def _lse(spec, nthreads, r):
                                           nthreads), spec)
 
 
+@dask_aware
 def softpool(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, *,
              axes=None, channel_axis=None, out=None, workers=None):
     """SoftPool: the softmax-weighted mean ``sum(e^x x) / sum(e^x)`` of each window.
@@ -146,6 +150,7 @@ def softpool(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False
     return _finish(_softpool(spec, resolve_workers(workers)), spec, out)
 
 
+@dask_aware
 def lse_pool(x, r, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, *,
              axes=None, channel_axis=None, out=None, workers=None):
     """Log-sum-exp pooling: ``(1/r) log(mean(e^(r x)))`` over each window.

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._dask import dask_aware
 from . import _engine
 from ._docs import doc
 from ._dtypes import as_array, mean_dtype, sum_dtype
@@ -41,6 +42,7 @@ def _extremum(x, kernel_size, stride, padding, dilation, ceil_mode, axes,
     return deliver(values, out)
 
 
+@dask_aware
 @doc("max")
 def max_pool(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, *,
              axes=None, channel_axis=None, return_indices=False, out=None, workers=None):
@@ -48,6 +50,7 @@ def max_pool(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False
                      channel_axis, return_indices, out, workers, is_min=False)
 
 
+@dask_aware
 @doc("min")
 def min_pool(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, *,
              axes=None, channel_axis=None, return_indices=False, out=None, workers=None):
@@ -55,6 +58,7 @@ def min_pool(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False
                      channel_axis, return_indices, out, workers, is_min=True)
 
 
+@dask_aware
 @doc("sum")
 def sum_pool(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, *,
              axes=None, channel_axis=None, out=None, workers=None):
@@ -77,6 +81,7 @@ def _sum(spec, nthreads):
     return acc.astype(sum_dtype(spec.x.dtype), copy=False)
 
 
+@dask_aware
 @doc("avg")
 def avg_pool(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
              count_include_pad=True, divisor_override=None, *, axes=None,
