@@ -14,7 +14,9 @@ from .fractional import fractional_max_pool
 from .mixing import gated_pool, mixed_pool, tree_pool
 from .roi import adaptive_feature_pool, roi_align, roi_pool
 from .rank import median_pool, stochastic_pool
+from .second_order import attention_pool, bilinear_pool
 from .smooth import lp_pool, lse_pool, power_mean_pool, softpool
+from .spectral import blur_pool, max_blur_pool, wavelet_pool
 from .window import avg_pool, max_pool, max_unpool, min_pool, sum_pool
 
 __all__ = [
@@ -22,13 +24,16 @@ __all__ = [
     "adaptive_feature_pool",
     "adaptive_max_pool",
     "adaptive_pool",
+    "attention_pool",
     "global_avg_pool",
     "global_max_pool",
     "global_pool",
     "spatial_pyramid_pool",
     "strip_pool",
     "avg_pool",
+    "bilinear_pool",
     "block_reduce",
+    "blur_pool",
     "cascade_corner_pool",
     "center_pool",
     "corner_pool",
@@ -36,6 +41,7 @@ __all__ = [
     "gated_pool",
     "lp_pool",
     "lse_pool",
+    "max_blur_pool",
     "max_pool",
     "max_unpool",
     "median_pool",
@@ -50,4 +56,5 @@ __all__ = [
     "stochastic_pool",
     "sum_pool",
     "tree_pool",
+    "wavelet_pool",
 ]

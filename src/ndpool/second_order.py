@@ -1,0 +1,273 @@
+"""Pooling across channels: bilinear (second-order) pooling and attention (Hopfield) pooling.
+
+Both reduce every position's channel vector against another vector (a
+second map's, or a query), so their kernel is a matrix product: the arrays
+are viewed as (batch, channels, positions) or (batch, positions, channels),
+whichever the memory layout gives without a copy, and handed to
+``np.matmul`` (BLAS, multi-threaded by the BLAS library; ``workers`` does
+not apply).  The pooled axes (positions) are ``axes`` if given, else every
+axis except ``channel_axis``; the other axes are batch axes and are carried
+through.  Results are float: float16/32/64 input keeps its dtype (float16 is
+computed in float32), bool and integer input gives float64.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+from ._dtypes import as_array, mean_dtype
+from ._layout import normalize_axis, resolve_axes
+
+__all__ = ["bilinear_pool", "attention_pool"]
+
+
+class _Layout:
+    """Pooled (position) axes, batch axes and the channel axis of an array."""
+
+    def __init__(self, x, axes, channel_axis):
+        if channel_axis is None:
+            raise TypeError("channel_axis is required: the axis holding the channel "
+                            "vectors (1 for NCHW, -1 for NHWC)")
+        self.channel = normalize_axis(channel_axis, x.ndim, "channel_axis")
+        self.pooled, _ = resolve_axes(x.ndim, axes, self.channel, {})
+        self.batch = [a for a in range(x.ndim) if a not in self.pooled and a != self.channel]
+        self.shape = x.shape
+        self.positions = math.prod(x.shape[a] for a in self.pooled)
+        # Channels after every pooled axis (channels-last): positions-major.
+        self.channels_last = self.channel > max(self.pooled)
+
+    def matrices(self, x, dtype):
+        """``x`` as (B, C, P), or (B, P, C) when channels-last, in ``dtype``.
+
+        A plain reshape when the batch, channel and pooled axes are already in
+        that order in a contiguous array; a copy otherwise.
+        """
+        middle = list(self.pooled) + [self.channel] if self.channels_last else \
+            [self.channel] + list(self.pooled)
+        order = self.batch + list(middle)
+        nbatch = math.prod(self.shape[a] for a in self.batch)
+        t = np.asarray(x, dtype=dtype).transpose(order)
+        c = x.shape[self.channel]
+        p = self.positions
+        return t.reshape((nbatch, p, c) if self.channels_last else (nbatch, c, p))
+
+    def check_partner(self, y, name):
+        """``y`` must match ``x`` on every axis but the channel axis."""
+        if y.ndim != len(self.shape) or any(
+                y.shape[a] != self.shape[a] for a in range(y.ndim) if a != self.channel):
+            raise ValueError(f"{name} must have the shape of x except along channel_axis "
+                             f"{self.channel}: x has shape {self.shape}, {name} has shape "
+                             f"{y.shape}")
+
+    def check_positions(self):
+        if self.positions == 0:
+            raise ValueError(f"nothing to pool: the pooled axes {tuple(self.pooled)} of "
+                             f"x (shape {self.shape}) hold no position")
+
+
+def _work_dtype(result):
+    """float16 is computed in float32; float32 and float64 as themselves."""
+    return np.dtype(np.float32) if result.itemsize <= 4 else np.dtype(np.float64)
+
+
+def bilinear_pool(x, y=None, *, axes=None, channel_axis, normalize=True):
+    """Bilinear pooling: the mean outer product of channel vectors over positions.
+
+    Lin, RoyChowdhury & Maji, "Bilinear CNN models for fine-grained visual
+    recognition", ICCV 2015.  With ``x_p`` (Cx channels) and ``y_p`` (Cy
+    channels) the feature vectors of two maps at position ``p``::
+
+        B = (1 / P) * sum_p outer(x_p, y_p)          # (Cx, Cy)
+        B = sign(B) * sqrt(|B|);  B = B / ||B||_F    # when normalize=True
+
+    ``y=None`` uses ``x`` itself (symmetric B, second-order pooling).  The
+    paper sums over positions; the mean (sum / P) keeps features comparable
+    across image sizes and is removed by the normalisation anyway.  The
+    normalised matrix, flattened (``B.reshape(*batch, -1)``), is the paper's
+    "signed square root and L2 normalised" bilinear vector.
+
+    The sum over positions is a matrix product (``X @ Y.T`` per sample,
+    ``P * Cx * Cy`` multiply-adds), so it runs on BLAS through ``np.matmul``
+    and costs more than a pooling pass whenever ``Cx * Cy`` is large; no
+    window kernel can do better.  float32 input is multiplied in float32
+    (BLAS sgemm), float64 in float64.
+
+    Parameters
+    ----------
+    x : (..., C_x, ...) array_like
+        Bool, integer or float16/32/64 feature maps, any layout.
+    y : (..., C_y, ...) array_like, optional
+        A second map with the shape of ``x`` except along ``channel_axis``.
+    axes : int or sequence of int, optional
+        The position axes to pool; by default every axis except
+        ``channel_axis`` (pass ``axes=(-2, -1)`` for a batch of NCHW maps).
+        Other axes are batch axes.
+    channel_axis : int
+        The axis of the channel vectors (required).
+    normalize : bool, optional
+        Apply the signed square root and the L2 (Frobenius) normalisation of
+        each sample's matrix.  A zero matrix stays zero.
+
+    Returns
+    -------
+    pooled : (*batch, C_x, C_y) ndarray
+        The batch axes in their order, then the channels of ``x`` and of
+        ``y``.  float16/32/64 keeps its dtype (two inputs: the wider), bool
+        and integer input gives float64.  A NaN at position p, channel c of
+        ``x`` makes row c NaN (column c for ``y``); with ``normalize`` the
+        whole sample's matrix becomes NaN.
+
+    Examples
+    --------
+    >>> import numpy as np, ndpool
+    >>> x = np.array([[1., 2.], [3., 4.]])          # 2 positions x 2 channels
+    >>> ndpool.bilinear_pool(x, channel_axis=-1, normalize=False)   # (x0 x0' + x1 x1') / 2
+    array([[ 5.,  7.],
+           [ 7., 10.]])
+    >>> nchw = np.ones((8, 16, 7, 7), np.float32)
+    >>> b = ndpool.bilinear_pool(nchw, channel_axis=1, axes=(2, 3))
+    >>> b.shape, float(np.linalg.norm(b[0]))
+    ((8, 16, 16), 1.0)
+    """
+    x = as_array(x)
+    layout = _Layout(x, axes, channel_axis)
+    if not isinstance(normalize, (bool, np.bool_)):
+        raise TypeError(f"normalize must be True or False, got {normalize!r}")
+    result = mean_dtype(x.dtype)
+    if y is not None:
+        y = as_array(y, "y")
+        layout.check_partner(y, "y")
+        result = np.result_type(result, mean_dtype(y.dtype))
+    layout.check_positions()
+    work = _work_dtype(result)
+    xm = layout.matrices(x, work)
+    ym = xm if y is None else layout.matrices(y, work)
+    if layout.channels_last:      # (B, P, C): X.T @ Y
+        b = np.matmul(xm.transpose(0, 2, 1), ym)
+    else:                         # (B, C, P): X @ Y.T
+        b = np.matmul(xm, ym.transpose(0, 2, 1))
+    b /= layout.positions
+    if normalize:
+        # ||sign(b) sqrt|b| ||^2 = sum |b|: the norm needs no second pass over roots.
+        norm = np.sqrt(np.abs(b).sum(axis=(1, 2), keepdims=True))
+        b = np.sign(b) * np.sqrt(np.abs(b))
+        np.divide(b, norm, out=b, where=norm != 0)   # NaN norms divide: NaN stays NaN
+    batch_shape = tuple(x.shape[a] for a in layout.batch)
+    return b.reshape(batch_shape + b.shape[1:]).astype(result, copy=False)
+
+
+def attention_pool(x, query=None, beta=1.0, *, axes=None, channel_axis, keepdims=False):
+    """Attention (Hopfield) pooling: a softmax-weighted average of the positions.
+
+    Ramsauer et al., "Hopfield networks is all you need", ICLR 2021
+    (arXiv 2008.02217, 2020), the ``HopfieldPooling`` layer: one update of a
+    modern Hopfield network whose stored patterns are the channel vectors
+    ``x_p`` of the pooled positions, retrieved from the state pattern (query)
+    ``q``::
+
+        a = softmax_p(beta * q . x_p)        # over the pooled positions
+        out = sum_p a_p * x_p                # one channel vector per sample
+
+    ``query=None`` uses each sample's mean channel vector, so the pooling
+    needs no learned parameter; ``beta = 0`` is average pooling and a large
+    ``beta`` tends to the single position that best matches the query.  The
+    softmax is shifted by its maximum (stable for any magnitude).  The
+    products ``q . x_p`` and the weighted sum are matrix-vector products on
+    BLAS (``np.matmul``); the softmax runs in float64.
+
+    Parameters
+    ----------
+    x : (..., C, ...) array_like
+        Bool, integer or float16/32/64 feature maps, any layout.
+    query : (C,) or result-shaped array_like, optional
+        One query for every sample, or one per sample with the result's
+        shape (``keepdims=False``).  Defaults to the mean over positions.
+    beta : float, optional
+        Inverse temperature, any finite real.
+    axes : int or sequence of int, optional
+        The position axes to pool; by default every axis except
+        ``channel_axis`` (pass ``axes=(-2, -1)`` for a batch of NCHW maps).
+    channel_axis : int
+        The axis of the channel vectors (required).
+    keepdims : bool, optional
+        Keep the pooled axes with length 1, as :func:`ndpool.global_pool`.
+
+    Returns
+    -------
+    pooled : ndarray
+        ``x`` without its pooled axes (length 1 with ``keepdims``).
+        float16/32/64 keeps its dtype, bool and integer input gives float64.
+        A NaN anywhere in a sample's positions (or its query) makes that
+        sample's result NaN; so can infinite inputs.
+
+    Examples
+    --------
+    >>> import numpy as np, ndpool
+    >>> x = np.array([[1., 0.], [0., 1.], [0., 1.]])        # 3 positions x 2 channels
+    >>> ndpool.attention_pool(x, [0., 1.], beta=np.log(2.), channel_axis=-1)
+    array([0.2, 0.8])
+    >>> ndpool.attention_pool(x, beta=0.0, channel_axis=-1)   # the mean
+    array([0.33333333, 0.66666667])
+    >>> nchw = np.ones((8, 16, 7, 7), np.float32)
+    >>> ndpool.attention_pool(nchw, channel_axis=1, axes=(2, 3)).shape
+    (8, 16)
+    """
+    x = as_array(x)
+    layout = _Layout(x, axes, channel_axis)
+    if isinstance(beta, (bool, np.bool_)) or not isinstance(beta, numbers.Real):
+        raise TypeError(f"beta must be a real number, got {beta!r}")
+    beta = float(beta)
+    if not math.isfinite(beta):
+        raise ValueError(f"beta must be finite, got {beta!r}")
+    if not isinstance(keepdims, (bool, np.bool_)):
+        raise TypeError(f"keepdims must be True or False, got {keepdims!r}")
+    result = mean_dtype(x.dtype)
+    work = _work_dtype(result)
+    # The result's axes: batch and channel in their order.
+    kept = sorted(layout.batch + [layout.channel])
+    out_shape = tuple(x.shape[a] for a in kept)
+    q = None if query is None else _query(query, x, layout, kept, out_shape, work)
+    layout.check_positions()
+    xm = layout.matrices(x, work)
+    p_axis = 1 if layout.channels_last else 2
+    if q is None:      # pairwise summation in the working type: accurate and fast
+        q = xm.mean(axis=p_axis)
+    # scores (B, P): one matrix-vector product per sample
+    if layout.channels_last:
+        s = np.matmul(xm, q[:, :, None])[:, :, 0]
+    else:
+        s = np.matmul(q[:, None, :], xm)[:, 0, :]
+    s = beta * s.astype(np.float64)
+    s -= s.max(axis=1, keepdims=True)
+    np.exp(s, out=s)
+    s /= s.sum(axis=1, keepdims=True)
+    weights = s.astype(work)
+    if layout.channels_last:
+        pooled = np.matmul(weights[:, None, :], xm)[:, 0, :]
+    else:
+        pooled = np.matmul(xm, weights[:, :, None])[:, :, 0]
+    # (B, C) -> the kept axes in array order
+    inter = layout.batch + [layout.channel]
+    res = pooled.reshape(tuple(x.shape[a] for a in inter))
+    res = res.transpose(np.argsort([kept.index(a) for a in inter]))
+    if keepdims:
+        res = np.expand_dims(res, tuple(layout.pooled))
+    return np.ascontiguousarray(res, dtype=result)
+
+
+def _query(query, x, layout, kept, out_shape, work):
+    """The query as (B, C): one vector for all samples, or one per sample."""
+    q = np.asarray(query)
+    if q.dtype.kind not in "biuf":
+        raise TypeError(f"query must be numeric, got dtype {q.dtype}")
+    c = x.shape[layout.channel]
+    nbatch = math.prod(x.shape[a] for a in layout.batch)
+    if q.shape == (c,):
+        return np.broadcast_to(q.astype(work), (nbatch, c))
+    if q.shape == out_shape:
+        inter = layout.batch + [layout.channel]
+        return q.transpose([kept.index(a) for a in inter]).reshape(nbatch, c).astype(work)
+    raise ValueError(f"query must have one entry per channel ({c},) or the result's shape "
+                     f"{out_shape}, got shape {q.shape}")
