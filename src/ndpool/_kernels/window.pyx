@@ -456,7 +456,7 @@ def mean_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inner)
                int nthreads):
     """Window sums in a per-thread float64 row, divided by (ddiv * hdiv) * wdiv on the way out.
 
-    Empty windows give 0/0; the facade fills them.
+    A window without elements whose divisor is 0 gives 0.
     """
     cdef intp do = y.shape[1], ho = y.shape[2], wo = y.shape[3], inner = y.shape[4]
     cdef intp rows = y.shape[0] * do * ho, nchunks = chunk_count(rows, nthreads)
@@ -491,7 +491,9 @@ def mean_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inner)
                 for ow in range(wo):
                     div = scale * wdiv[ow]
                     for i in range(inner):
-                        yr[ow * inner + i] = <real>(acc[ow * inner + i] / div)
+                        # div is 0 only for a window without elements (count_include_pad
+                        # False): write 0, never 0/0
+                        yr[ow * inner + i] = <real>(acc[ow * inner + i] / div) if div != 0 else 0
                 r = r + 1
                 oh = oh + 1
                 if oh == ho:
