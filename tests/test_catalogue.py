@@ -419,6 +419,25 @@ def test_power_mean_p1_is_avg_pool_without_padding(dtype, data):
     assert_close(got, want, atol=1e-13 * finite_scale(case["x"]))
 
 
+@examples(5)
+@given(data=st.data())
+def test_power_mean_and_lp_p1_are_exact_on_whole_numbers(data):
+    # Sums of small whole numbers are exact in any order, so p = 1 must give avg_pool's
+    # and sum_pool's values to the last bit (a scaled sum x / max|x| would not).
+    case = data.draw(cases(np.int32, inf=False), label="case")
+    case = dict(case, x=case["x"].astype(np.float64))
+    got = call(ndpool.power_mean_pool, case, 1)
+    want = call(ndpool.avg_pool, case, count_include_pad=False)
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(call(ndpool.lp_pool, case, 1),
+                                  call(ndpool.sum_pool, dict(case, x=np.abs(case["x"]))))
+
+
+def test_power_mean_p1_falls_back_to_the_scaled_sum_on_overflow():
+    big = np.array([1e308, 1e308, 5e307])
+    np.testing.assert_allclose(ndpool.power_mean_pool(big, 1, 3), [2.5 / 3 * 1e308], rtol=1e-15)
+
+
 @pytest.mark.parametrize("p", [64, 1000])
 @pytest.mark.parametrize("dtype", FLOATS, ids=lambda d: np.dtype(d).name)
 def test_power_mean_large_p_tends_to_max(p, dtype):

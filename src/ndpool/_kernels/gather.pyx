@@ -257,6 +257,14 @@ cdef double power_reduce(numeric* v, intp n, bint absolute, double p) noexcept n
         return 0.0
     if big == INFINITY:
         return INFINITY if absolute else infinite_power_mean(v, n, p)
+    if p == 1:
+        # The plain sum rounds as avg_pool / sum_pool do (power_mean_pool(x, 1) is
+        # avg_pool exactly); only if it overflows is the scaled sum below needed.
+        for i in range(n):
+            s = s + (fabs(<double>v[i]) if absolute else <double>v[i])
+        if fabs(s) != INFINITY:
+            return s if absolute else s / n
+        s = 0
     for i in range(n):
         t = <double>v[i] / big
         if absolute:
