@@ -75,6 +75,10 @@ def pytest_terminal_summary(terminalreporter):
 
 @pytest.fixture(autouse=True)
 def _threads_on_small_arrays(monkeypatch):
-    """Tests use small arrays; a tiny grain makes them run the multi-threaded paths."""
+    """Tests use small arrays; a tiny grain makes them run the multi-threaded paths, and
+    up to 8 threads on any machine (workers=3 or 8 must split the work differently
+    even where fewer cores would cap it)."""
     import ndpool._threads
     monkeypatch.setattr(ndpool._threads, "GRAIN", 16)
+    cores = ndpool._threads._cores()
+    monkeypatch.setattr(ndpool._threads, "_cores", lambda: max(cores, 8))

@@ -449,10 +449,18 @@ def reduce_and_pyramid_bounded(client, n, chunk):
         ref = da.coarsen(_round_mean_blocks, ref, {0: 2, 1: 2})
         checks.append((level != ref).sum())
     pids = client.run(os.getpid)
+    client.run(_warm_up)
+    base = client.run(_worker_peak_rss)
     results = client.compute(checks, sync=True)
     peaks = client.run(_worker_peak_rss)
     assert client.run(os.getpid) == pids, "a worker was restarted (memory limit?)"
-    return int(sum(results)), list(peaks.values()), len(levels)
+    return int(sum(results)), [(base[w], peaks[w]) for w in peaks], len(levels)
+
+
+def _warm_up():
+    """Import what the tasks need, so the base peak RSS includes the libraries."""
+    import ndpool.blockreduce  # noqa: F401
+    return _mean_blocks(np.zeros((2, 2)))
 
 
 def test_larger_than_a_call_small_version():
@@ -469,7 +477,10 @@ def test_larger_than_a_call_small_version():
         cluster.close()
     assert mismatches == 0
     assert depth == 11
-    assert all(p < LIMIT for p in peaks), peaks
+    # A worker's peak RSS is a lifetime figure that includes its imports (which vary
+    # with what the test process had loaded); the work itself must stay far below
+    # the limit.
+    assert all(peak - base < LIMIT / 4 for base, peak in peaks), peaks
 
 
 @pytest.mark.slow
@@ -487,8 +498,8 @@ def test_larger_than_a_call_16k_image():
         gc.collect()
     assert mismatches == 0
     assert depth == 15
-    assert all(p < LIMIT for p in peaks), peaks
-    assert max(peaks) < n * n * 3 / 1.9
+    assert all(peak < LIMIT for _, peak in peaks), peaks
+    assert max(peak for _, peak in peaks) < n * n * 3 / 1.9
 
 
 class _quiet:

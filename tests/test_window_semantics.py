@@ -113,9 +113,11 @@ def test_workers_resolution(monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     assert available_cores() == 1
     assert resolve_workers(None) == 1
-    assert resolve_workers(5) == 5
+    assert resolve_workers(5) == 5          # explicit beats OMP_NUM_THREADS
     monkeypatch.delenv("OMP_NUM_THREADS")
     assert resolve_workers(-1) == available_cores() >= 1
+    # never more threads than cores (conftest lets tests see at least 8)
+    assert resolve_workers(10**6) == ndpool._threads._cores() >= 8
 
 
 def test_unpool_roundtrip_channels_last():

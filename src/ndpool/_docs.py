@@ -56,7 +56,8 @@ channel_axis : int, optional
     and dtype.  It may overlap ``x``.
 workers : int, optional
     Threads to use: None or -1 for every available core (respecting
-    ``OMP_NUM_THREADS``), n for at most n.  The result does not depend on it.
+    ``OMP_NUM_THREADS``), n for at most n (and at most the cores the process
+    may run on).  The result does not depend on it.
 
 Returns
 -------

@@ -81,7 +81,8 @@ def _fused_args(x, group):
     for p in (d, h):
         args += ([_UNIT_START, _UNIT_COUNT, 1] if p is None
                  else [p.start, p.count, p.dilation])
-    args += [w.start, w.count, w.dilation, lo, hi, w.stride, -w.before, w.kernel]
+    # No whole window, no regular sweep: a kernel of 2**62 taps must not be looped over.
+    args += [w.start, w.count, w.dilation, lo, hi, w.stride, -w.before, w.kernel if hi > lo else 0]
     return (outer, *ins, inner), (outer, *outs, inner), args
 
 

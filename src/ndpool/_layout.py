@@ -42,7 +42,16 @@ def _sequence_length(params):
     if len(set(lengths.values())) > 1:
         desc = ", ".join(f"{n} has {k}" for n, k in lengths.items())
         raise ValueError(f"per-axis parameters disagree on the number of pooled axes: {desc}")
+    empty = [n for n, k in lengths.items() if k == 0]
+    if empty:
+        raise ValueError(f"{empty[0]} is an empty sequence: give an integer, or one entry "
+                         f"per pooled axis")
     return next(iter(lengths.values()))
+
+
+def _named(params):
+    """The sequence-valued parameters' names, for messages ("kernel_size has 3 entries")."""
+    return " and ".join(n for n, v in params.items() if is_sequence(v))
 
 
 def resolve_axes(ndim, axes, channel_axis, params):
@@ -64,7 +73,7 @@ def resolve_axes(ndim, axes, channel_axis, params):
             raise ValueError("axes must name at least one axis to pool")
         k = _sequence_length(params)
         if k is not None and k != len(norm):
-            raise ValueError(f"per-axis parameters have {k} entries but axes names "
+            raise ValueError(f"{_named(params)}: {k} entries, one per pooled axis, but axes names "
                              f"{len(norm)} axes: {tuple(axes)!r}")
     else:
         candidates = [a for a in range(ndim) if a != channel]
@@ -72,7 +81,8 @@ def resolve_axes(ndim, axes, channel_axis, params):
         if k is None:
             norm = candidates
         elif k > len(candidates):
-            raise ValueError(f"per-axis parameters have {k} entries but the array has only "
+            raise ValueError(f"{_named(params)}: {k} entries, one per pooled axis, but the array "
+                             f"has only "
                              f"{len(candidates)} axes that can be pooled (ndim={ndim}"
                              + (f", channel_axis={channel_axis})" if channel is not None else ")"))
         else:

@@ -31,7 +31,9 @@ def generator(rng):
     """A numpy Generator from a Generator, a seed or None."""
     if isinstance(rng, np.random.Generator):
         return rng
-    if rng is None or isinstance(rng, (numbers.Integral, np.random.SeedSequence)) and not isinstance(rng, bool):
+    if isinstance(rng, numbers.Integral) and not isinstance(rng, (bool, np.bool_)) and rng < 0:
+        raise ValueError(f"rng must be a non-negative integer seed, got {rng}")
+    if rng is None or isinstance(rng, (numbers.Integral, np.random.SeedSequence)) and not isinstance(rng, (bool, np.bool_)):
         return np.random.default_rng(rng)
     raise TypeError(f"rng must be a numpy.random.Generator, an integer seed or None, "
                     f"got {type(rng).__name__}")

@@ -16,6 +16,7 @@ so that a kernel only ever reads ``x[start + j * dilation]`` for ``j < count``.
 from __future__ import annotations
 
 import functools
+import math
 import numbers
 import operator
 from dataclasses import dataclass
@@ -26,6 +27,8 @@ import numpy as np
 # Python integers (object arrays) otherwise, so a kernel_size of 2**62 is either
 # planned exactly or rejected, never wrapped.
 _INT64_SAFE = 2**62
+# The largest size parameter accepted: no axis is longer, and it fits a kernel's intp.
+MAX_SIZE = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -55,7 +58,20 @@ def as_size(value, name, *, minimum=1):
     value = operator.index(value)
     if value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    if value > MAX_SIZE:
+        raise ValueError(f"{name} must be at most 2**63 - 1 (the longest an array axis can "
+                         f"be), got {value}")
     return value
+
+
+def check_output(shape, name, itemsize=8):
+    """Reject an output shape no array could have, naming the parameter that asked for it.
+
+    (NumPy would say "array is too big" or raise MemoryError, naming nothing.)
+    """
+    if math.prod(shape) * itemsize > MAX_SIZE:
+        raise ValueError(f"{name} asks for an output of shape {tuple(shape)}, more bytes "
+                         f"than an array can hold")
 
 
 def is_sequence(value):

@@ -4,12 +4,17 @@ import os
 from ._planning import as_size
 
 
+def _cores():
+    """Cores this process may run on."""
+    try:
+        return max(len(os.sched_getaffinity(0)), 1)
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def available_cores():
     """Cores this process may use, capped by OMP_NUM_THREADS when it is set."""
-    try:
-        n = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        n = os.cpu_count() or 1
+    n = _cores()
     env = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
     if env.isdigit() and int(env) > 0:
         n = min(n, int(env))
@@ -17,10 +22,15 @@ def available_cores():
 
 
 def resolve_workers(workers):
-    """``None`` or -1: every available core; n >= 1: at most n threads."""
+    """``None`` or -1: every available core; n >= 1: at most n threads.
+
+    An explicit n is honoured over OMP_NUM_THREADS but capped at the cores the
+    process may run on: more threads than cores only add switching to these
+    compute-bound loops, and ``workers=10**6`` must not start a million threads.
+    """
     if workers is None or (not isinstance(workers, bool) and workers == -1):
         return available_cores()
-    return as_size(workers, "workers")
+    return min(as_size(workers, "workers"), _cores())
 
 
 def clamp(nthreads, work):

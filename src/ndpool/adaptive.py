@@ -10,13 +10,15 @@ the same cores as the regular window functions: "max", "min", "sum", "avg",
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ._dask import dask_aware
 from . import _engine, _methods
 from ._dtypes import as_array
 from ._layout import resolve_axes
-from ._planning import as_size, is_sequence, plan_bins
+from ._planning import as_size, check_output, is_sequence, plan_bins
 from ._spec import WindowSpec
 from ._threads import resolve_workers
 
@@ -33,6 +35,10 @@ def _sizes(output_size, x, axes, channel_axis):
     given = [given[i] for i in order]
     sizes = [x.shape[ax] if s is None else as_size(s, "output_size", minimum=0)
              for ax, s in zip(pooled, given)]
+    shape = list(x.shape)
+    for ax, s in zip(pooled, sizes):
+        shape[ax] = s
+    check_output(shape, "output_size")
     return x, pooled, sizes
 
 
@@ -204,6 +210,7 @@ def spatial_pyramid_pool(x, levels=(1, 2, 4), method="max", *, axes=None,
         if len(size) != len(pooled):
             raise ValueError(f"levels entry {level!r} must have one entry per pooled "
                              f"axis ({len(pooled)})")
+        check_output([math.prod(size)] + [x.shape[a] for a in others], "levels")
         grid = adaptive_pool(x, size, method, axes=pooled, channel_axis=channel_axis,
                              workers=workers, **method_kwargs)
         flat = grid.transpose(others + list(pooled))

@@ -24,7 +24,7 @@ from ._dask import dask_aware
 from . import _engine
 from ._dtypes import as_array, mean_dtype, sum_dtype
 from ._layout import normalize_axis
-from ._planning import as_size, is_sequence, plan_axis
+from ._planning import MAX_SIZE, as_size, is_sequence, plan_axis
 from ._threads import resolve_workers
 
 __all__ = ["block_reduce", "pyramid"]
@@ -155,6 +155,12 @@ def block_reduce(image, block_size=2, func=np.sum, cval=0, func_kwargs=None, *,
                 raise ValueError(f"boundary='exact': axis {ax} of length {n} is not "
                                  f"divisible by its block size {b}")
     trim = boundary == "trim"
+    if not trim:
+        padded = math.prod(-(-n // b) * b for n, b in zip(image.shape, block))
+        if image.size and padded * image.dtype.itemsize > np.iinfo(np.intp).max:
+            raise ValueError(f"block_size {block} pads image {image.shape} to more bytes than "
+                             f"an array can hold (partial blocks are padded with cval, as in "
+                             f"scikit-image); use a smaller block_size or boundary='trim'")
     name = None if func_kwargs else next((n for f, n in _FAST if func is f), None)
     if name is not None and _fast_ok(image, block, trim):
         result = _fast(image, name, func, block, trim, cval, nthreads)
@@ -288,6 +294,9 @@ def _block_shape(size, ndim, channel, name):
     for v, label in zip(sizes, labels):
         if not isinstance(v, numbers.Integral):
             raise TypeError(f"{label} must be an integer, got {v!r}")
+        if v > MAX_SIZE:
+            raise ValueError(f"{label} must be at most 2**63 - 1 (the longest an array axis "
+                             f"can be), got {v!r}")
     if not is_sequence(size):
         return tuple(1 if a == channel else int(size) for a in range(ndim))
     block = tuple(int(v) for v in sizes)

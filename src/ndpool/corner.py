@@ -107,6 +107,9 @@ def center_pool(x, *, axes=None, channel_axis=None, workers=None):
     For an image, ``out[i, j] = max(x[i, :]) + max(x[:, j])``: a center
     keypoint looks along its whole row and its whole column.
 
+    ``workers`` is checked as everywhere else, but unused: each line maximum is
+    one NumPy reduction, a single memory-bound pass.
+
     Examples
     --------
     >>> import numpy as np, ndpool
@@ -115,6 +118,7 @@ def center_pool(x, *, axes=None, channel_axis=None, workers=None):
            [6, 5]])
     """
     x = as_array(x)
+    resolve_workers(workers)
     pooled = _pooled_axes(x, axes, channel_axis)
     total = None
     for ax in pooled:

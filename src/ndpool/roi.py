@@ -23,6 +23,7 @@ from ._threads import clamp, resolve_workers
 __all__ = ["roi_pool", "roi_align", "adaptive_feature_pool"]
 
 _INT32_MAX = 2**31 - 1   # torchvision's corners and sampling grids are C ints
+_MAX_BYTES = np.iinfo(np.intp).max
 _FUSE = {"max": 1, "sum": 2}   # combine codes of _kernels/roi.pyx (0 writes)
 _CBLOCK = 16                   # CBLOCK of _kernels/roi.pyx
 
@@ -100,7 +101,11 @@ def _scaled(rois, scale, ctype):
 
 
 def _output_size(output_size):
-    return per_axis(output_size, 2, "output_size")
+    sizes = per_axis(output_size, 2, "output_size")
+    if max(sizes) > _INT32_MAX:
+        raise ValueError(f"output_size must be at most 2**31 - 1 bins per axis "
+                         f"(torchvision's C int), got {output_size!r}")
+    return sizes
 
 
 def _sampling_ratio(sampling_ratio):
@@ -108,6 +113,9 @@ def _sampling_ratio(sampling_ratio):
                                                                       numbers.Integral):
         raise TypeError(f"sampling_ratio must be an integer (<= 0 for adaptive), "
                         f"got {sampling_ratio!r}")
+    if sampling_ratio > _INT32_MAX:
+        raise ValueError(f"sampling_ratio must be at most 2**31 - 1 (torchvision's C int), "
+                         f"got {sampling_ratio!r}")
     return int(sampling_ratio)
 
 
@@ -155,10 +163,15 @@ def _align_axis(start, end, pooled, n, sampling_ratio, aligned, ctype, nthreads)
                              f"per bin and axis (sampling_ratio <= 0), beyond the 2**31 - 1 "
                              f"torchvision allows; pass a positive sampling_ratio")
         grid = np.maximum(grid, 0).astype(np.intp)     # a negative extent samples nothing
+    # grid <= 2**31 - 1 and pooled <= 2**31 - 1: count the table in Python integers
+    # before any intp arithmetic can wrap.
+    total = int(grid.sum()) * pooled
+    if total * (2 * np.dtype(np.intp).itemsize + 2 * np.dtype(ctype).itemsize) > _MAX_BYTES:
+        raise ValueError(f"output_size {pooled} x sampling_ratio {sampling_ratio} needs a "
+                         f"sample table of {total} rows per axis, more than memory can hold")
     rows = grid * pooled
     first = np.zeros(len(start), np.intp)
     np.cumsum(rows[:-1], out=first[1:])
-    total = int(rows.sum())
     lo, hi = np.empty(total, np.intp), np.empty(total, np.intp)
     wlo, whi = np.empty(total, ctype), np.empty(total, ctype)
     if len(start):

@@ -5,6 +5,8 @@ on NumPy arrays laid out channels-first or channels-last.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ._dask import dask_aware
@@ -13,7 +15,7 @@ from ._docs import doc
 from ._dtypes import as_array, mean_dtype, sum_dtype
 from ._kernels import unpool as _unpool_k
 from ._layout import permute, resolve_axes
-from ._planning import as_size, per_axis
+from ._planning import as_size, check_output, per_axis
 from ._spec import WindowSpec, check_out, deliver
 from ._threads import resolve_workers, threads_for
 
@@ -159,6 +161,7 @@ def max_unpool(x, indices, kernel_size, stride=None, padding=0, output_size=None
            [0., 0., 8., 0.]], dtype=float32)
     """
     x = as_array(x)
+    x = x.astype(x.dtype.newbyteorder("="), copy=False)   # moved as raw words below
     idx = np.asarray(indices)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"indices must have an integer dtype, got {idx.dtype}")
@@ -178,13 +181,18 @@ def max_unpool(x, indices, kernel_size, stride=None, padding=0, output_size=None
                for ax, kk, s, p in zip(pooled, kernel_size, stride, padding)]
     sizes = _unpool_sizes(output_size, default, stride, pooled, order, x.ndim)
     if any(s < 1 and x.shape[ax] for s, ax in zip(sizes, pooled)):
-        raise ValueError(f"max_unpool output size {tuple(sizes)} must be positive")
-    plane = int(np.prod(sizes, dtype=np.int64))
+        raise ValueError(f"kernel_size, stride and padding give max_unpool an output size "
+                         f"{tuple(sizes)}: (n - 1) * stride - 2 * padding + kernel_size "
+                         f"must be positive on every axis")
+    others = [a for a in range(x.ndim) if a not in pooled]
+    check_output([x.shape[a] for a in others] + list(sizes),
+                 "output_size" if output_size is not None else "kernel_size, stride, padding",
+                 x.dtype.itemsize)
+    plane = math.prod(sizes)
     if idx.size and (idx.min() < -1 or idx.max() >= plane):
         raise ValueError(f"indices must lie in [0, {plane}) (the pooled output plane "
                          f"of shape {tuple(sizes)}) or be -1, got values in "
                          f"[{idx.min()}, {idx.max()}]")
-    others = [a for a in range(x.ndim) if a not in pooled]
     moved = list(others) + list(pooled)
     planes = int(np.prod([x.shape[a] for a in others], dtype=np.int64))
     word = np.dtype(f"u{x.dtype.itemsize}")

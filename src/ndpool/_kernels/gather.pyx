@@ -16,7 +16,7 @@ which kernel weight each tap meets.  The facade plans all of this; nothing here
 validates or raises.
 """
 from cython.parallel cimport parallel, prange
-from libc.math cimport exp, fabs, floor, fmod, log, pow, INFINITY, NAN
+from libc.math cimport exp, expm1, fabs, floor, fmod, log, log1p, pow, INFINITY, NAN
 from libc.stdlib cimport free, malloc
 
 from ndpool._kernels._fused cimport numeric
@@ -241,6 +241,30 @@ cdef double infinite_power_mean(numeric* v, intp n, double p) noexcept nogil:
     return INFINITY
 
 
+cdef double small_power_mean(numeric* v, intp n, double big, double p) noexcept nogil:
+    """(mean t^p)^(1/p) of t = v / big in [0, 1], for 0 < p < 1 (no negative v).
+
+    With y = log t: t^p = 1 + expm1(p y), and the power mean is
+    exp(log1p(mean(expm1(p y))) / p), which keeps its digits as p -> 0, where
+    pow(mean, 1 / p) raises a rounded 1 to a huge power.  Once p max|y| < 1e-17,
+    the second-order term is below the double precision and the limit, the
+    geometric mean exp(mean(y)), is the answer.
+    """
+    cdef intp i
+    cdef double y, ymax = 0, s = 0
+    for i in range(n):
+        y = -log(<double>v[i] / big)
+        if y > ymax:
+            ymax = y
+    if p * ymax < 1e-17:
+        for i in range(n):
+            s = s + log(<double>v[i] / big)
+        return exp(s / n)
+    for i in range(n):
+        s = s + expm1(p * log(<double>v[i] / big))
+    return exp(log1p(s / n) / p)
+
+
 cdef double power_reduce(numeric* v, intp n, bint absolute, double p) noexcept nogil:
     """Lp norm or power mean, computed on x / max|x| so x^p neither overflows nor underflows."""
     cdef intp i
@@ -265,6 +289,8 @@ cdef double power_reduce(numeric* v, intp n, bint absolute, double p) noexcept n
         if fabs(s) != INFINITY:
             return s if absolute else s / n
         s = 0
+    if not absolute and p < 1:
+        return big * small_power_mean(v, n, big, p)
     for i in range(n):
         t = <double>v[i] / big
         if absolute:
@@ -311,11 +337,20 @@ cdef double reduce_float(numeric* v, intp n, int method, double param) noexcept 
             if e > 0:                # a = -inf weighs nothing (not 0 * -inf)
                 s0 = s0 + e
                 s1 = s1 + e * a
-        else:                        # LSE: m + log(mean(e^(r (a - m)))) / r
-            s0 = s0 + exp(param * (a - m))
+        else:                        # LSE: m + log1p(mean(expm1(r (a - m)))) / r
+            s0 = s0 + expm1(param * (a - m))
+            if m - a > s1:           # (s1: the largest distance to the max)
+                s1 = m - a
     if method == SOFTPOOL:
         return s1 / s0
-    return m + log(s0 / n) / param
+    # expm1 / log1p keep the digits that exp / log lose as r -> 0; once r max(m - a)
+    # < 1e-17 the mean (the r -> 0 limit) is exact to double precision.
+    if param * s1 < 1e-17:
+        s0 = 0
+        for i in range(n):
+            s0 = s0 + (<double>v[i] - m)
+        return m + s0 / n
+    return m + log1p(s0 / n) / param
 
 
 def float_reduce(const numeric[::1] x, double[::1] out, int method, double param,

@@ -294,6 +294,8 @@ cdef inline void _ext_row_regular(const numeric* xr, numeric* yr, intp inner,
                                   intp wkernel, intp wdil, bint first,
                                   bint is_min) noexcept nogil:
     cdef intp ow, jw, i, c0
+    if whi <= wlo:
+        return
     if inner == 1:
         for jw in range(wkernel):
             c0 = woff + jw * wdil
@@ -334,6 +336,8 @@ cdef inline void _sum_row_regular(const numeric* xr, accum* yr, intp inner,
                                   intp wlo, intp whi, intp wstride, intp woff,
                                   intp wkernel, intp wdil, bint first) noexcept nogil:
     cdef intp ow, jw, i, c0
+    if whi <= wlo:
+        return
     if inner == 1:
         for jw in range(wkernel):
             c0 = woff + jw * wdil
