@@ -27,6 +27,10 @@ def as_array(x, name="x"):
     """``np.asarray`` plus the dtype check; the input is never modified."""
     arr = np.asarray(x)
     check_dtype(arr, name)
+    if not arr.flags.aligned:
+        # Kernels (and the compiler's vector loads) assume each element is aligned
+        # to its size; a misaligned view (a byte buffer's offset) is copied first.
+        arr = arr.copy()
     return arr
 
 
@@ -40,6 +44,8 @@ def kernel_view(x):
         return np.ascontiguousarray(x, dtype=np.float32)
     canonical = np.dtype(f"{'u' if dt.kind == 'b' else dt.kind}{dt.itemsize}")
     x = np.ascontiguousarray(x, dtype=dt.newbyteorder("="))
+    if not x.flags.aligned:
+        x = x.copy()
     return x.view(canonical)
 
 
