@@ -264,3 +264,22 @@ def test_docstring_examples(monkeypatch):
 def test_exported():
     for name in second_order.__all__:
         assert getattr(ndpool, name, None) is getattr(second_order, name), name
+
+
+@pytest.mark.filterwarnings("error")
+def test_attention_is_stable_for_any_magnitude():
+    # beta q.x overflowing float64 is the beta -> inf limit, not NaN.
+    np.testing.assert_array_equal(attention_pool(np.ones((2, 3)), beta=1e308, channel_axis=0),
+                                  [1.0, 1.0])
+    np.testing.assert_array_equal(attention_pool(np.array([[1e200, 1e200]]), channel_axis=0),
+                                  [1e200])
+    x = np.array([[1.0, 3.0], [1.0, 2.0]])              # positions (1, 1) and (3, 2)
+    np.testing.assert_array_equal(attention_pool(x, channel_axis=0, beta=1e300), [3.0, 2.0])
+    # the same scores at a moderate scale: scaling x by s and beta by 1/s**2 changes
+    # nothing but the result's scale
+    y = np.random.default_rng(7).standard_normal((4, 9))
+    small = attention_pool(y, channel_axis=0, beta=0.7)
+    big = attention_pool(y * 1e150, channel_axis=0, beta=0.7e-300)
+    np.testing.assert_allclose(big / 1e150, small, rtol=1e-12)
+    # infinite input: NaN (documented), without a warning
+    assert np.isnan(attention_pool(np.array([[1.0, np.inf], [1.0, 2.0]]), channel_axis=0)).all()

@@ -115,7 +115,9 @@ def bilinear_pool(x, y=None, *, axes=None, channel_axis, normalize=True):
     pooled : (*batch, C_x, C_y) ndarray
         The batch axes in their order, then the channels of ``x`` and of
         ``y``.  float16/32/64 keeps its dtype (two inputs: the wider), bool
-        and integer input gives float64.  A NaN at position p, channel c of
+        and integer input gives float64.  The products are accumulated in
+        float64 and rounded once; a float16 value beyond 65504 becomes inf
+        (without ``normalize``).  A NaN at position p, channel c of
         ``x`` makes row c NaN (column c for ``y``); with ``normalize`` the
         whole sample's matrix becomes NaN.
 
@@ -155,7 +157,8 @@ def bilinear_pool(x, y=None, *, axes=None, channel_axis, normalize=True):
         b = np.sign(b) * np.sqrt(np.abs(b))
         np.divide(b, norm, out=b, where=norm != 0)   # NaN norms divide: NaN stays NaN
     batch_shape = tuple(x.shape[a] for a in layout.batch)
-    return b.reshape(batch_shape + b.shape[1:]).astype(result, copy=False)
+    with np.errstate(over="ignore"):     # a float16 result may round to inf (documented)
+        return b.reshape(batch_shape + b.shape[1:]).astype(result, copy=False)
 
 
 def attention_pool(x, query=None, beta=1.0, *, axes=None, channel_axis, keepdims=False):
@@ -234,16 +237,7 @@ def attention_pool(x, query=None, beta=1.0, *, axes=None, channel_axis, keepdims
     p_axis = 1 if layout.channels_last else 2
     if q is None:      # pairwise summation in the working type: accurate and fast
         q = xm.mean(axis=p_axis)
-    # scores (B, P): one matrix-vector product per sample
-    if layout.channels_last:
-        s = np.matmul(xm, q[:, :, None])[:, :, 0]
-    else:
-        s = np.matmul(q[:, None, :], xm)[:, 0, :]
-    s = beta * s.astype(np.float64)
-    s -= s.max(axis=1, keepdims=True)
-    np.exp(s, out=s)
-    s /= s.sum(axis=1, keepdims=True)
-    weights = s.astype(work)
+    weights = _attention_weights(xm, q, beta, layout.channels_last).astype(work)
     if layout.channels_last:
         pooled = np.matmul(weights[:, None, :], xm)[:, 0, :]
     else:
@@ -255,6 +249,38 @@ def attention_pool(x, query=None, beta=1.0, *, axes=None, channel_axis, keepdims
     if keepdims:
         res = np.expand_dims(res, tuple(layout.pooled))
     return np.ascontiguousarray(res, dtype=result)
+
+
+def _attention_weights(xm, q, beta, channels_last):
+    """softmax_p(beta q . x_p) per sample (B, P), in float64, for any magnitude.
+
+    The scores are computed on x and q divided by their largest magnitudes (per
+    sample), so no product overflows; the scale f = beta |q|max |x|max multiplies
+    the shifted scores, which are <= 0.  A scale that overflows is the beta -> inf
+    limit: equal weights on the best-matching positions.  Infinite or NaN inputs
+    give NaN (documented), without warnings.
+    """
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        xa = np.abs(xm).max(axis=(1, 2)).astype(np.float64) if xm.size else np.ones(len(xm))
+        qa = np.abs(q).max(axis=1).astype(np.float64) if q.size else np.ones(len(q))
+        xa[xa == 0] = 1.0
+        qa[qa == 0] = 1.0
+        xs = xm / xa.astype(xm.dtype)[:, None, None]
+        qs = q / qa.astype(q.dtype)[:, None]
+        if channels_last:     # scores (B, P): one matrix-vector product per sample
+            s = np.matmul(xs, qs[:, :, None])[:, :, 0]
+        else:
+            s = np.matmul(qs[:, None, :], xs)[:, 0, :]
+        s = s.astype(np.float64)
+        s -= s.max(axis=1, keepdims=True)
+        f = beta * qa * xa
+        hard = np.isinf(f)
+        s[~hard] *= f[~hard, None]
+        np.exp(s, out=s)
+        if hard.any():        # beta q.x overflows: only the best matches keep weight
+            s[hard] = s[hard] == 1.0
+        s /= s.sum(axis=1, keepdims=True)
+    return s
 
 
 def _query(query, x, layout, kept, out_shape, work):
