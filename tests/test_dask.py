@@ -517,3 +517,19 @@ class _quiet:
         self._e.__exit__(*exc)
         return self._w.__exit__(*exc)
 
+
+
+def test_workers_are_resolved_where_the_task_runs(monkeypatch):
+    """workers=None means the cores of the process that runs the task, not the client's:
+    the graph carries the value as given."""
+    import ndpool._dask
+    seen = []
+    real = ndpool._dask._task_threads
+    monkeypatch.setattr(ndpool._dask, "_task_threads", lambda w: seen.append(w) or real(w))
+    x = da.from_array(np.arange(64.0 * 64).reshape(64, 64), chunks=32)
+    for call in (lambda: ndpool.max_pool(x, 2), lambda: ndpool.global_max_pool(x),
+                 lambda: ndpool.avg_pool(x, 3, workers=1)):
+        y = call()
+        seen.clear()
+        y.compute(scheduler="synchronous")
+        assert seen and set(seen) <= {None, 1}, seen

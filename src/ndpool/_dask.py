@@ -279,7 +279,7 @@ class _WindowJob:
     layouts: tuple
     channel_axis: object
     params: tuple          # sorted (name, value) pairs of the method's own parameters
-    nthreads: int
+    workers: object        # as given (checked on the client), resolved in each task
     with_u: bool = False
 
     def local_spec(self, block, block_id):
@@ -362,11 +362,17 @@ def _pack(values, index):
     return rec
 
 
+def _task_threads(workers):
+    """``workers`` resolved where the task runs: None means that process's cores."""
+    from ._threads import resolve_workers
+    return resolve_workers(workers)
+
+
 def _window_task(block, *rest, job, block_id=None):
     p = dict(job.params)
     spec = job.local_spec(block, block_id)
     u = rest[0] if job.with_u else None
-    result = _run_core(job.name, spec, job.nthreads, p, u)
+    result = _run_core(job.name, spec, _task_threads(job.workers), p, u)
     if isinstance(result, tuple):
         values, index = result
         local_ns = [pl.n for pl in spec.plans]
@@ -435,7 +441,7 @@ def _probe(job, spec, x, p):
     slab = np.zeros(shape, x.dtype)
     local = WindowSpec.from_plans(slab, spec.axes, plans, spec.channel_axis)
     u = np.zeros(local.out_shape) if job.with_u else None
-    result = _run_core(job.name, local, job.nthreads, p, u)
+    result = _run_core(job.name, local, _task_threads(job.workers), p, u)
     if isinstance(result, tuple):
         return np.dtype([("v", result[0].dtype), ("i", np.intp)])
     return result.dtype
@@ -463,7 +469,7 @@ def _window(name, x, params):
              if k not in ("output_size", "axes", "channel_axis", "workers")}
     else:
         p = {k: params[k] for k in _METHOD_PARAMS.get(name, ())}
-    nthreads = resolve_workers(params.get("workers"))
+    resolve_workers(params.get("workers"))       # checked here, resolved on the worker
     if x.size == 0:                      # nothing to distribute: the in-memory call itself
         return _stand_in_call(name, x, params)
     if spec.channel_axis is not None and np.ndim(p.get("alpha", 0)) > 0:
@@ -473,7 +479,7 @@ def _window(name, x, params):
     job = _WindowJob(name, tuple(spec.axes),
                      tuple(_planner(spec, i) for i in range(len(spec.axes))),
                      tuple(layouts), spec.channel_axis, tuple(sorted(p.items())),
-                     nthreads, with_u=sample)
+                     params.get("workers"), with_u=sample)
     dtype = _probe(job, spec, x, p)
     out_chunks = list(x.chunks)
     for ax, lay in zip(spec.axes, layouts):
@@ -686,12 +692,13 @@ def _global_task(block, *, method, pooled, channel_axis, workers, kwargs):
                                              workers=workers, **dict(kwargs)))
 
 
-def _arg_task(block, *, pooled, is_min, nthreads, global_ns, offsets, block_info=None):
+def _arg_task(block, *, pooled, is_min, workers, global_ns, offsets, block_info=None):
     """A chunk's winner (row-major first; for NaN the last) and its global pooled index."""
     from . import _engine
     from ._planning import plan_bins
     plans = [plan_bins(block.shape[a], 1, axis=a) for a in pooled]
-    v, i = _engine.arg_extremum(block, pooled, plans, is_min=is_min, nthreads=nthreads)
+    v, i = _engine.arg_extremum(block, pooled, plans, is_min=is_min,
+                                nthreads=_task_threads(workers))
     loc = block_info[0]["array-location"]
     offs = [loc[a][0] for a in pooled]
     return _pack(v, _globalize(i, [block.shape[a] for a in pooled], offs, global_ns))
@@ -722,11 +729,12 @@ def _arg_combine(block, *, pooled, is_min):
     return np.ascontiguousarray(res.transpose(np.argsort(order))).reshape(shape)
 
 
-def _sum_task(block, *, pooled, nthreads, acc):
+def _sum_task(block, *, pooled, workers, acc):
     from . import _engine
     from ._planning import plan_bins
     plans = [plan_bins(block.shape[a], 1, axis=a) for a in pooled]
-    return _engine.window_sum(block, pooled, plans, nthreads=nthreads, acc=np.dtype(acc))
+    return _engine.window_sum(block, pooled, plans, nthreads=_task_threads(workers),
+                              acc=np.dtype(acc))
 
 
 def _sum_combine(block, *, pooled):
@@ -782,7 +790,7 @@ def _global(name, x, params):
                keepdims=True, workers=workers, **kwargs)       # validation, dtype
     dtype = np.asarray(probe).dtype
     count = math.prod(x.shape[a] for a in pooled)
-    nthreads = resolve_workers(workers)
+    resolve_workers(workers)            # checked here, resolved on the worker
     out_chunks = tuple((1,) if a in pooled else c for a, c in enumerate(x.chunks))
     split = any(len(x.chunks[a]) > 1 for a in pooled) and count > 0 and x.size > 0
     exact_int = x.dtype.kind in "biu"
@@ -802,7 +810,7 @@ def _global(name, x, params):
         part_chunks = tuple(tuple(1 for _ in c) if a in pooled else c
                             for a, c in enumerate(x.chunks))
         partial = da.map_blocks(_arg_task, x, pooled=pooled, is_min=method == "min",
-                                nthreads=nthreads, offsets=None,
+                                workers=workers, offsets=None,
                                 global_ns=[x.shape[a] for a in pooled], chunks=part_chunks,
                                 dtype=rec, meta=np.empty((0,) * x.ndim, rec),
                                 token=f"ndpool-global-{method}-chunk")
@@ -813,7 +821,7 @@ def _global(name, x, params):
         acc = np.dtype(np.uint64 if x.dtype.kind == "u" else np.int64)
         part_chunks = tuple(tuple(1 for _ in c) if a in pooled else c
                             for a, c in enumerate(x.chunks))
-        partial = da.map_blocks(_sum_task, x, pooled=pooled, nthreads=nthreads,
+        partial = da.map_blocks(_sum_task, x, pooled=pooled, workers=workers,
                                 acc=acc.str, chunks=part_chunks, dtype=acc,
                                 meta=np.empty((0,) * x.ndim, acc),
                                 token="ndpool-global-sum-chunk")
