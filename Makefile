@@ -62,7 +62,7 @@ asan: $(VENV)/.deps
 	LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)" \
 	  ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:allocator_may_return_null=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  $(PY) -m pytest -q -x -p no:cacheprovider $(ASAN_TESTS) -k "not large_call_allocates"; \
+	  $(PY) -m pytest -q -x -p no:cacheprovider $(ASAN_TESTS); \
 	  status=$$?; $(PY) setup.py -q build_ext --inplace -j 2; touch $(VENV)/.built; exit $$status
 
 # Fuzzing: 50x the hypothesis examples (the `fuzz` profile, random seeds) and the slow
