@@ -372,16 +372,7 @@ def fractional_oracle(with_indices):
 
 # ---- corner family ----------------------------------------------------------------------
 
-def running_max(a, axis, direction):
-    """max over a[i:] along axis (direction +1) or over a[:i + 1] (-1); NaN spreads."""
-    a = np.moveaxis(a, axis, 0)
-    r = (np.maximum.accumulate(a[::-1], axis=0)[::-1] if direction > 0
-         else np.maximum.accumulate(a, axis=0))
-    return np.moveaxis(r, 0, axis)
-
-
-CORNERS = {"top_left": (1, 1), "top_right": (1, -1),
-           "bottom_left": (-1, 1), "bottom_right": (-1, -1)}
+running_max, CORNERS = cat.running_max, cat.CORNERS
 
 
 def _corner_dirs(x, kw):

@@ -308,3 +308,17 @@ def tree_pool(x, leaves, gates, kernel_size, stride=None, padding=0, dilation=1,
     def reduce(w, _):
         return node(0, w) if w.values else 0.0
     return _pool(x, reduce, _args(kernel_size, stride, padding, dilation, ceil_mode, axes))
+
+
+# ---- corner pooling ---------------------------------------------------------------
+
+def running_max(a, axis, direction):
+    """max over a[i:] along axis (direction +1) or over a[:i + 1] (-1); NaN spreads."""
+    a = np.moveaxis(a, axis, 0)
+    r = (np.maximum.accumulate(a[::-1], axis=0)[::-1] if direction > 0
+         else np.maximum.accumulate(a, axis=0))
+    return np.moveaxis(r, 0, axis)
+
+
+CORNERS = {"top_left": (1, 1), "top_right": (1, -1),
+           "bottom_left": (-1, 1), "bottom_right": (-1, -1)}

@@ -8,16 +8,7 @@ import ndpool
 from hyp import examples
 
 
-def running_max(a, axis, direction):
-    """max over x[i:] along axis (direction +1) or over x[:i + 1] (-1)."""
-    a = np.moveaxis(a, axis, 0)
-    r = (np.maximum.accumulate(a[::-1], axis=0)[::-1] if direction > 0
-         else np.maximum.accumulate(a, axis=0))
-    return np.moveaxis(r, 0, axis)
-
-
-CORNERS = {"top_left": (1, 1), "top_right": (1, -1),
-           "bottom_left": (-1, 1), "bottom_right": (-1, -1)}
+from reference_catalogue import CORNERS, running_max
 
 
 @examples(60)
