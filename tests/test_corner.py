@@ -6,8 +6,6 @@ from hypothesis import strategies as st
 
 import ndpool
 from hyp import examples
-
-
 from reference_catalogue import CORNERS, running_max
 
 
