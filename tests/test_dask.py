@@ -533,3 +533,26 @@ def test_workers_are_resolved_where_the_task_runs(monkeypatch):
         seen.clear()
         y.compute(scheduler="synchronous")
         assert seen and set(seen) <= {None, 1}, seen
+
+
+@pytest.mark.parametrize("call", [
+    lambda a: ndpool.spatial_pyramid_pool(a, (1, 2, 4), axes=(-2, -1)),
+    lambda a: ndpool.spatial_pyramid_pool(a, (1, (2, 3)), "avg", axes=(-2, -1)),
+    lambda a: ndpool.strip_pool(a, axes=(-2, -1)),
+    lambda a: ndpool.strip_pool(a, "max", axes=(-2, -1), combine=True),
+    lambda a: ndpool.strip_pool(a, channel_axis=1),
+], ids=["spp-max", "spp-avg", "strip", "strip-combine", "strip-channel"])
+@pytest.mark.parametrize("dtype", [np.float32, np.uint8])
+def test_spatial_pyramid_and_strip_pool_stay_lazy(call, dtype):
+    """Built on the Dask-aware adaptive and global pools: lazy, and the in-memory values."""
+    rng = np.random.default_rng([SEED, 29])
+    x = data(rng, (2, 3, 13, 17), dtype)
+    xd = da.from_array(x, chunks=(1, 3, 5, 6))
+    want, got = call(x), call(xd)
+    want, got = (want, got) if isinstance(want, list) else ([want], [got])
+    assert len(got) == len(want)
+    for w, g in zip(want, got):
+        assert isinstance(g, da.Array), type(g)
+        g = g.compute(scheduler="synchronous")
+        assert g.dtype == w.dtype and g.shape == w.shape
+        np.testing.assert_array_equal(g, w)

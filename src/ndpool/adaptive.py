@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from ._dask import dask_aware
+from ._dask import dask_aware, is_dask_array
 from . import _engine, _methods
 from ._dtypes import as_array
 from ._layout import resolve_axes
@@ -189,6 +189,7 @@ def spatial_pyramid_pool(x, levels=(1, 2, 4), method="max", *, axes=None,
     level by level.  The result keeps the unpooled axes in their order and
     adds one trailing feature axis of length ``sum(prod(level))``, whatever the
     input's size: the fixed-length vector the paper feeds to its classifier.
+    A dask array gives a lazy dask array (the adaptive pools are distributed).
 
     Examples
     --------
@@ -200,7 +201,7 @@ def spatial_pyramid_pool(x, levels=(1, 2, 4), method="max", *, axes=None,
     levels = list(levels) if is_sequence(levels) else [levels]
     if not levels:
         raise ValueError("levels must name at least one pyramid level")
-    x = as_array(x)
+    x = x if is_dask_array(x) else as_array(x)    # dask: lazy adaptive pools, joined lazily
     pooled, _ = resolve_axes(x.ndim, axes, channel_axis, {})
     others = [a for a in range(x.ndim) if a not in pooled]
     parts = []
@@ -229,7 +230,7 @@ def strip_pool(x, method="avg", *, axes=None, channel_axis=None, combine=False,
     pooled axes and keeps ``a`` (for an image: one value per row, and one per
     column), keeping dims.  With ``combine=True`` the strips are broadcast
     back to the input's shape and summed, as the paper's strip pooling module
-    does before its 1x1 convolution.
+    does before its 1x1 convolution.  A dask array gives lazy dask arrays.
 
     Returns
     -------
@@ -246,7 +247,7 @@ def strip_pool(x, method="avg", *, axes=None, channel_axis=None, combine=False,
     array([[2.5, 3.5, 4.5],
            [5.5, 6.5, 7.5]])
     """
-    x = as_array(x)
+    x = x if is_dask_array(x) else as_array(x)    # dask: lazy global pools, summed lazily
     pooled, _ = resolve_axes(x.ndim, axes, channel_axis, {})
     if len(pooled) < 2:
         raise ValueError(f"strip_pool needs at least two pooled axes, got axes {pooled}")
