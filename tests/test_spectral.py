@@ -387,3 +387,21 @@ def test_docstring_examples(monkeypatch):
 def test_exported():
     for name in spectral.__all__:
         assert getattr(ndpool, name, None) is getattr(spectral, name), name
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32])
+@pytest.mark.parametrize("shape", [(6, 8), (4, 6, 2, 4), (2, 4, 6)])
+def test_haar_is_exact_on_whole_numbers(shape, dtype):
+    """(1/sqrt 2)^2 = 1/2 per pair of axes is applied without rounding: the Haar
+    approximation of whole numbers is the block sum times 2**(-k/2) exactly for an
+    even number k of axes (and one rounding of 1/sqrt 2 for odd k)."""
+    x = np.random.default_rng(len(shape)).integers(-50, 50, shape).astype(dtype)
+    k = len(shape)
+    blocks = x.astype(np.float64).reshape([v for n in shape for v in (n // 2, 2)])
+    sums = blocks.sum(axis=tuple(range(1, 2 * k, 2)))            # exact: small integers
+    got = ndpool.wavelet_pool(x)
+    if k % 2 == 0:
+        np.testing.assert_array_equal(got, (sums * 0.5 ** (k // 2)).astype(got.dtype))
+    else:
+        want = sums * 0.5 ** (k // 2) * np.sqrt(0.5)
+        np.testing.assert_allclose(got, want, rtol=2 * np.finfo(got.dtype).eps)

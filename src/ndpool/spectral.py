@@ -343,6 +343,7 @@ def max_blur_pool(x, kernel_size=3, stride=2, max_kernel_size=2, padding_mode="r
 # ---- wavelet pooling --------------------------------------------------------------
 
 _HAAR = (math.sqrt(0.5), math.sqrt(0.5))
+_HAAR_MEAN, _HAAR_SUM = (0.5, 0.5), (1.0, 1.0)
 
 
 def _wavelet(wavelet):
@@ -424,7 +425,9 @@ def wavelet_pool(x, wavelet="haar", *, axes=None, channel_axis=None, workers=Non
     first-level approximation subband, so ndpool computes it directly: one
     strided pass per pooled axis with the wavelet's decomposition low-pass
     filter (for Haar, ``(a + b) / sqrt(2)`` per pair, i.e. 2-D windows sum to
-    ``(a + b + c + d) / 2``).  This equals the paper's round trip through
+    ``(a + b + c + d) / 2``; each pair of Haar axes is computed as a pairwise
+    mean then a pairwise sum, so the 1/2 is not rounded twice and whole
+    numbers stay exact).  This equals the paper's round trip through
     PyWavelets (``pywt.idwtn(pywt.dwtn(pywt.dwtn(x, w)["aa"], w), w)``, the
     tests' oracle) to rounding, with the transform in ``mode="periodization"``:
     the only extension mode in which every level halves the axis exactly, as
@@ -470,7 +473,16 @@ def wavelet_pool(x, wavelet="haar", *, axes=None, channel_axis=None, workers=Non
     lowpass, round_trip = _wavelet(wavelet)
     x = as_array(x)
     pooled, _ = resolve_axes(x.ndim, axes, channel_axis, {})
-    tables = [_wavelet_table(x.shape[ax], lowpass) for ax in pooled]
+    if lowpass is _HAAR:
+        # (1/sqrt 2)^2 per pair of axes is exactly 1/2: a pairwise mean on one axis and
+        # a pairwise sum on the next round once, not once per axis (whole numbers stay
+        # whole), and a mean never overflows; an odd axis out keeps 1/sqrt 2.
+        filters = [_HAAR_MEAN if i % 2 == 0 else _HAAR_SUM for i in range(len(pooled))]
+        if len(pooled) % 2:
+            filters[-1] = _HAAR
+    else:
+        filters = [lowpass] * len(pooled)
+    tables = [_wavelet_table(x.shape[ax], f) for ax, f in zip(pooled, filters)]
     y = _filter(x, pooled, tables, resolve_workers(workers))
     if round_trip is not None:
         y = _round_trip(y, round_trip, pooled)
