@@ -121,10 +121,15 @@ def attention_pool(x, query, beta, channel_axis, axes, keepdims=False):
             c = kept.index(channel_axis)
             q = np.moveaxis(q, c, -1)
         q = np.broadcast_to(q, bshape + (xm.shape[-1],))
-    s = beta * np.einsum("...pc,...c->...p", xm, q)
-    s = s - s.max(axis=-1, keepdims=True)
-    w = np.exp(s)
-    w = w / w.sum(axis=-1, keepdims=True)
+    # Scores in extended precision (x86's 80-bit long double reaches 1e4932), so that
+    # beta q.x of huge values or beta does not overflow: the softmax's own shift by the
+    # maximum then keeps it exact-ish, independently of ndpool's rescaling.
+    wide = np.longdouble
+    with np.errstate(invalid="ignore", over="ignore"):
+        s = wide(beta) * np.einsum("...pc,...c->...p", xm.astype(wide), q.astype(wide))
+        s = s - s.max(axis=-1, keepdims=True)
+        w = np.exp(s)
+        w = (w / w.sum(axis=-1, keepdims=True)).astype(np.float64)
     out = np.einsum("...p,...pc->...c", w, xm)      # (*batch, C)
     kept = sorted(set(range(x.ndim)) - set(axes))
     c = kept.index(channel_axis)

@@ -894,3 +894,36 @@ def test_rejects_bad_dtypes_and_leaves_input_untouched(func, params):
     before = x.copy()
     func(x, *params, K)
     np.testing.assert_array_equal(x, before)
+
+
+# ---- the elementwise-power path of lp_pool / power_mean_pool ------------------------------
+
+@pytest.mark.parametrize("slab", [7, 40, 2**18])
+@pytest.mark.parametrize("shape,kw", [
+    ((5, 3, 40, 30), dict(kernel_size=3, stride=2, padding=1)),
+    ((41, 37), dict(kernel_size=(3, 2), stride=(2, 3), padding=(1, 0), ceil_mode=True)),
+    ((23, 19, 4), dict(kernel_size=2, stride=1, dilation=2, axes=(0, 1))),
+    ((50,), dict(kernel_size=4, stride=3, padding=2, ceil_mode=True)),
+    ((7, 31, 29), dict(kernel_size=3, stride=1, padding=1, channel_axis=0)),
+    ((9, 8), dict(kernel_size=3, stride=1, padding=1, dilation=3)),
+])
+def test_power_sums_in_slabs_match_the_per_window_kernel(monkeypatch, shape, kw, slab):
+    """The powers are computed a slab of rows at a time (overlapping input rows where
+    windows overlap): any slab size gives the per-window scaled kernel's values."""
+    from ndpool import _gather, smooth
+    from ndpool._spec import WindowSpec
+    monkeypatch.setattr(smooth, "_SLAB", slab)
+    x = np.random.default_rng(len(shape)).standard_normal(shape) * 5
+    spec = WindowSpec(x, kw["kernel_size"], kw.get("stride"), kw.get("padding", 0),
+                      kw.get("dilation", 1), kw.get("ceil_mode", False), kw.get("axes"),
+                      kw.get("channel_axis"))
+    for p, eps, code in [(2.5, None, _gather.LP), (3, 1e-6, _gather.POWER_MEAN),
+                         (2, None, _gather.POWER_MEAN), (3, None, _gather.POWER_MEAN)]:
+        xin = x if eps is None else np.maximum(x, eps)
+        want = _gather.float_reduce(xin, spec.axes, spec.plans, code, p, 1)
+        if code == _gather.LP:
+            got = ndpool.lp_pool(x, p, **kw)
+        else:
+            got = ndpool.power_mean_pool(x, p, eps=eps, **kw)
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12, equal_nan=True,
+                                   err_msg=f"p={p} eps={eps}")

@@ -134,6 +134,7 @@ def test_kernels_release_the_gil(row):
     elements = 200_000
     while True:                                   # grow the input until a call takes 0.4 s
         x = data(big_shape(row, elements), np.float32)
+        call(row, x, workers=1)                   # (the first call pays for page faults)
         t0 = time.perf_counter()
         call(row, x, workers=1)
         took = time.perf_counter() - t0
@@ -154,6 +155,8 @@ def test_kernels_release_the_gil(row):
     t1 = time.perf_counter()
     done.set()
     t.join()
+    if t1 - t0 < 0.05:
+        pytest.skip(f"{row.id}: a {t1 - t0:.3f} s call is too short to see the GIL in")
     during = [s for s in ticks if t0 <= s <= t1]
     edges = [t0] + during + [t1]
     gap = max(b - a for a, b in zip(edges, edges[1:]))
@@ -272,7 +275,6 @@ FLOAT64_ACCUMULATOR = {"avg_pool", "sum_pool", "lp_pool", "power_mean_pool", "so
 KNOWN_ALLOC = {
     "max_pool[indices]": "3.0 x (per-axis passes keep values and intp indices)",
     "min_pool[indices]": "3.0 x (per-axis passes keep values and intp indices)",
-    "power_mean_pool": "11 x (eps clamps a float copy of the whole input)",
     "stochastic_pool[sample]": "5.0 x (float64 uniforms and intp indices per window)",
     "mixed_pool": "8.0 x (max and avg as separate float64 arrays)",
     "gated_pool": "10 x (float64 max, avg and gate arrays)",

@@ -12,10 +12,13 @@ dtype (computed in float64), bool and integer input gives float64.
 """
 from __future__ import annotations
 
+import dataclasses
+import math
+
 import numpy as np
 
 from ._dask import dask_aware
-from . import _gather
+from . import _engine, _gather
 from ._dtypes import mean_dtype
 from ._params import positive_real
 from ._spec import WindowSpec, check_out, deliver
@@ -67,8 +70,137 @@ def lp_pool(x, p, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
 
 def _lp(spec, nthreads, p):
     p = positive_real(p, "p")
+    fast = _power_fast(spec, spec.x, nthreads, p, mean=False)
+    if fast is not None:
+        return _as_float(fast, spec)
     return _as_float(_gather.float_reduce(spec.x, spec.axes, spec.plans, _gather.LP, p,
                                           nthreads), spec)
+
+
+# ---- the power sums as one elementwise pass and a compiled window sum -------------------
+#
+# (sum t)^(1/p) with t = |x|^p (Lp) or x^p (power mean) needs no per-window scaling
+# when no t and no window sum can overflow, and no nonzero t is subnormal (where it
+# would lose digits): then the elementwise power, the fused window sum (or mean) of
+# the float64 powers and one root per output give the per-window kernel's values to
+# rounding, at a fraction of its cost (one power per element instead of per tap).
+# The dtype's range decides for every dtype but float64, whose data decide.
+_FAST_HI, _FAST_LO = 2.0**1000, 2.0**-960
+
+
+def _power_fast(spec, x, nthreads, p, *, mean, eps=None):
+    """Window power sums/means, rooted, in float64; None where the kernel must scale.
+
+    ``eps``: the power mean's clamp, applied slab by slab (x itself is never copied
+    whole).
+    """
+    if p < 1 or x.size == 0 or any(plan.start.ndim != 1 for plan in spec.plans):
+        return None       # p < 1: the geometric-mean limit needs the kernel's formula
+    taps = math.prod(int(plan.count.max()) if plan.out else 1 for plan in spec.plans)
+    dt = x.dtype
+    if dt.kind == "f" and dt.itemsize == 8:
+        with np.errstate(invalid="ignore"):
+            mag = np.abs(x)
+            hi = float(np.fmax.reduce(mag, axis=None))           # NaN ignored
+            if math.isinf(hi):                                     # the largest finite one
+                hi = float(np.fmax.reduce(mag, axis=None, where=np.isfinite(mag),
+                                          initial=0.0))
+            low = float(np.fmin.reduce(mag, axis=None, where=mag > 0, initial=1.0))
+    elif dt.kind == "f":
+        hi, low = float(np.finfo(dt).max), float(np.finfo(dt).smallest_subnormal)
+    else:
+        hi, low = (1.0, 1.0) if dt.kind == "b" else (float(max(-int(np.iinfo(dt).min),
+                                                             int(np.iinfo(dt).max))), 1.0)
+    if eps:                                       # after the clamp: every value >= eps
+        hi, low = max(hi, eps), eps
+    if (hi > 0 and p * math.log2(hi) + math.log2(max(taps, 1)) >= math.log2(_FAST_HI)) \
+            or p * math.log2(low) <= math.log2(_FAST_LO):
+        return None
+    result = np.empty(spec.out_shape, mean_dtype(spec.x.dtype))
+    for slab in _slabs(x.shape, spec.axes, _SLAB):
+        xs = x[slab]
+        for (lo, hi), (o0, o1), plans in _row_slabs(xs.shape, spec.axes, spec.plans, _SLAB):
+            rows = [slice(None)] * x.ndim
+            rows[spec.axes[0]] = slice(lo, hi)
+            out_rows = list(slab) + [slice(None)] * (x.ndim - len(slab))
+            out_rows[spec.axes[0]] = slice(o0, o1)
+            sub = WindowSpec.from_plans(xs[tuple(rows)], spec.axes, plans, spec.channel_axis)
+            result[tuple(out_rows)] = _power_slab(sub.x, sub, nthreads, p, mean, eps)
+    return result
+
+
+def _row_slabs(shape, axes, plans, budget):
+    """Along the first pooled axis: ((input rows), (output rows), plans) of slabs of
+    about ``budget`` input elements; the first plan is cut to the slab's rows."""
+    a, plan = axes[0], plans[0]
+    per_row = math.prod(shape) // max(shape[a], 1)
+    if math.prod(shape) <= budget or plan.has_empty or plan.out <= 1:
+        yield (0, shape[a]), (0, plan.out), plans
+        return
+    start, stop = plan.start, plan.start + (plan.count - 1) * plan.dilation + 1
+    step = max(1, budget // max(per_row * max(plan.stride, 1), 1))
+    for o0 in range(0, plan.out, step):
+        o1 = min(o0 + step, plan.out)
+        lo, hi = int(start[o0:o1].min()), int(stop[o0:o1].max())
+        cut = dataclasses.replace(plan, n=hi - lo, out=o1 - o0, start=start[o0:o1] - lo,
+                                  count=plan.count[o0:o1], padded=plan.padded[o0:o1],
+                                  skip=plan.skip[o0:o1],
+                                  before=plan.before + lo - o0 * plan.stride)
+        yield (lo, hi), (o0, o1), [cut] + list(plans[1:])
+
+
+# The elementwise powers are float64; computing them a slab of leading (unpooled)
+# axes at a time keeps the extra memory at about _SLAB elements, not a copy of x.
+_SLAB = 2**18
+
+
+def _slabs(shape, axes, budget):
+    """Index tuples (of slices, so no axis is dropped) covering ``shape`` in slabs of
+    about ``budget`` elements, split along the leading axes before the first pooled one."""
+    lead = min(axes)
+    tail = [math.prod(shape[i:]) for i in range(len(shape) + 1)]
+    d = next((i for i in range(lead + 1) if tail[i] <= budget), lead)
+    if d == 0:
+        yield (slice(None),)
+        return
+    rows = max(1, budget // max(tail[d], 1))
+    for head in np.ndindex(*shape[:d - 1]):
+        for s in range(0, shape[d - 1], rows):
+            yield tuple(slice(h, h + 1) for h in head) + (slice(s, s + rows),)
+
+
+def _power_slab(x, spec, nthreads, p, mean, eps):
+    """(sum or mean of x^p over each window)^(1/p), in float64, for one slab of x."""
+    if eps is not None:
+        t = np.maximum(x, eps, dtype=np.float64)    # eps exactly, as the kernel computes
+    else:
+        t = np.abs(x, dtype=np.float64) if not mean else x.astype(np.float64)
+    odd = float(p).is_integer() and int(p) % 2 == 1
+    with np.errstate(invalid="ignore", over="ignore"):
+        if p == 2:
+            np.multiply(t, t, out=t)
+        elif p == 3:
+            np.multiply(np.multiply(t, t), t, out=t)
+        elif p != 1:
+            if mean and not float(p).is_integer() and t.dtype.kind == "f":
+                np.copyto(t, np.nan, where=t < 0)   # no real power (-inf too): NaN, documented
+            np.power(t, p, out=t)
+        if mean:
+            from .window import _avg
+            tspec = WindowSpec.from_plans(t, spec.axes, spec.plans, spec.channel_axis)
+            s = _avg(tspec, nthreads, count_include_pad=False, dtype=np.float64)
+        else:
+            s = _engine.window_sum(t, spec.axes, spec.plans, nthreads=nthreads,
+                                   acc=np.dtype(np.float64))
+        if p == 1:
+            return s
+        if p == 2:
+            return np.sqrt(s, out=s)
+        if p == 3:
+            return np.cbrt(s, out=s)
+        if odd:
+            return np.copysign(np.power(np.abs(s), 1.0 / p), s)
+        return np.power(s, 1.0 / p, out=s)
 
 
 @dask_aware
@@ -112,8 +244,12 @@ def _power_mean(spec, nthreads, p, eps=None):
     x = spec.x
     if eps is not None:
         eps = positive_real(eps, "eps", allow_zero=True)
-        x = np.maximum(x, eps, dtype=np.float64)   # eps exactly, as the kernel computes
-    values = _gather.float_reduce(x, spec.axes, spec.plans, _gather.POWER_MEAN, p, nthreads)
+    values = _power_fast(spec, x, nthreads, p, mean=True, eps=eps)
+    if values is None:
+        if eps is not None:      # eps exactly, as the kernel computes
+            x = np.maximum(x, eps, dtype=np.float64)
+        values = _gather.float_reduce(x, spec.axes, spec.plans, _gather.POWER_MEAN, p,
+                                      nthreads)
     return _as_float(values, spec)
 
 
