@@ -927,3 +927,39 @@ def test_power_sums_in_slabs_match_the_per_window_kernel(monkeypatch, shape, kw,
             got = ndpool.power_mean_pool(x, p, eps=eps, **kw)
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12, equal_nan=True,
                                    err_msg=f"p={p} eps={eps}")
+
+
+@pytest.mark.parametrize("slab", [7, 40, 2**18])
+@pytest.mark.parametrize("scale", [1.0, 100.0, 1000.0])
+@pytest.mark.parametrize("shape,kw", [
+    ((5, 3, 40, 30), dict(kernel_size=3, stride=2, padding=1)),
+    ((41, 37), dict(kernel_size=(3, 2), stride=(2, 3), padding=(1, 0), ceil_mode=True)),
+    ((7, 31, 29), dict(kernel_size=3, stride=1, padding=1, channel_axis=0)),
+    ((50,), dict(kernel_size=4, stride=3, padding=2, ceil_mode=True)),
+])
+def test_softpool_without_a_shift_matches_the_per_window_kernel(
+        monkeypatch, shape, kw, scale, slab):
+    """Unshifted sums where they are finite and normal, the kernel's per-window shift
+    where not (scale 1000: values beyond +-709): the same values, in any slab."""
+    from ndpool import _gather, smooth
+    from ndpool._spec import WindowSpec
+    monkeypatch.setattr(smooth, "_SLAB", slab)
+    x = np.random.default_rng(len(shape)).standard_normal(shape) * scale
+    spec = WindowSpec(x, kw["kernel_size"], kw.get("stride"), kw.get("padding", 0), 1,
+                      kw.get("ceil_mode", False), None, kw.get("channel_axis"))
+    want = _gather.float_reduce(x, spec.axes, spec.plans, _gather.SOFTPOOL, 0.0, 1)
+    np.testing.assert_allclose(ndpool.softpool(x, **kw), want, rtol=0, atol=1e-14 * scale)
+
+
+def test_softpool_of_a_window_does_not_depend_on_the_rest_of_the_array():
+    """Each window's path is chosen on its own values: pooling an image alone or in a
+    batch with an image of huge values gives the same bits."""
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal((1, 9, 9))
+    b = 1e4 * rng.standard_normal((1, 9, 9))           # takes the per-window kernel
+    both = ndpool.softpool(np.concatenate([a, b]), 3, 2, 1, axes=(1, 2))
+    np.testing.assert_array_equal(both[:1], ndpool.softpool(a, 3, 2, 1, axes=(1, 2)))
+    np.testing.assert_array_equal(both[1:], ndpool.softpool(b, 3, 2, 1, axes=(1, 2)))
+    x = np.array([0.0, -np.inf, 2.0, np.inf, 1.0, np.nan, 3.0, 800.0])
+    np.testing.assert_array_equal(ndpool.softpool(x, 2),
+                                  [0.0, np.inf, np.nan, 800.0])

@@ -254,8 +254,55 @@ def _power_mean(spec, nthreads, p, eps=None):
 
 
 def _softpool(spec, nthreads):
+    fast = _softpool_fast(spec, nthreads)
+    if fast is not None:
+        return _as_float(fast, spec)
     return _as_float(_gather.float_reduce(spec.x, spec.axes, spec.plans, _gather.SOFTPOOL,
                                           0.0, nthreads), spec)
+
+
+# SoftPool as two compiled window sums.  sum(e^x x) / sum(e^x) needs no shift by the
+# window's maximum while every e^x, e^x x and their sums are finite normal numbers,
+# which is so for every window whose values lie within about +-600.  A window for
+# which this fails (values beyond, infinities, NaN) takes the per-window kernel's
+# value instead.  The choice is made window by window, on the window's own values:
+# a window's result never depends on the rest of the array (its batch, its chunks).
+_SOFT_MIN = 2.0**-900
+
+
+def _softpool_fast(spec, nthreads):
+    x = spec.x
+    if x.size == 0 or any(plan.start.ndim != 1 or plan.has_empty for plan in spec.plans):
+        return None
+    result = np.empty(spec.out_shape, mean_dtype(x.dtype))
+    for slab in _slabs(x.shape, spec.axes, _SLAB):
+        xs = x[slab]
+        for (lo, hi), (o0, o1), plans in _row_slabs(xs.shape, spec.axes, spec.plans, _SLAB):
+            rows = [slice(None)] * x.ndim
+            rows[spec.axes[0]] = slice(lo, hi)
+            out_rows = list(slab) + [slice(None)] * (x.ndim - len(slab))
+            out_rows[spec.axes[0]] = slice(o0, o1)
+            result[tuple(out_rows)] = _softpool_slab(xs[tuple(rows)], spec.axes, plans,
+                                                     nthreads)
+    return result
+
+
+def _softpool_slab(x, axes, plans, nthreads):
+    """SoftPool of one slab: unshifted sums, the kernel's values where they fail."""
+    v = x.astype(np.float64)
+    f64 = np.dtype(np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        w = np.exp(v)
+        np.multiply(v, w, out=v)
+        np.copyto(v, 0.0, where=w == 0)            # x = -inf weighs nothing (not 0 * -inf)
+        s0 = _engine.window_sum(w, axes, plans, nthreads=nthreads, acc=f64)
+        s1 = _engine.window_sum(v, axes, plans, nthreads=nthreads, acc=f64)
+        good = (s0 >= _SOFT_MIN) & (s0 < np.inf) & np.isfinite(s1)
+        out = np.divide(s1, s0, out=s1)
+    if not good.all():
+        exact = _gather.float_reduce(x, axes, plans, _gather.SOFTPOOL, 0.0, nthreads)
+        np.copyto(out, exact, where=~good)
+    return out
 
 
 def _lse(spec, nthreads, r):
@@ -269,9 +316,13 @@ def softpool(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False
              axes=None, channel_axis=None, out=None, workers=None):
     """SoftPool: the softmax-weighted mean ``sum(e^x x) / sum(e^x)`` of each window.
 
-    Computed with each window's maximum subtracted first, so inputs of any
-    magnitude (x = 1000) neither overflow nor lose the window's largest
-    values.  NaN propagates; a window whose maximum is +-inf gives that value.
+    Inputs of any magnitude (x = 1000) neither overflow nor lose the window's
+    largest values: a window whose values lie within about +-600 is summed
+    as it stands (two compiled window sums, one exp per element), any other
+    window has its maximum subtracted first (one exp per tap).  The choice is
+    made per window on its own values, so a window's result never depends on
+    the rest of the array.  NaN propagates; a window whose maximum is +-inf
+    gives that value.
 
     Stergiou, Poppe & Kalliatakis, "Refining activation downsampling with
     SoftPool", ICCV 2021.
