@@ -101,7 +101,7 @@ def block_arg(draw, block):
     return block
 
 
-@examples(800)
+@examples(2000)
 @given(images(), st.sampled_from(FAST), st.sampled_from(CVALS), st.data())
 def test_fast_funcs_match_skimage(case, func, cval, data):
     x, block = case
