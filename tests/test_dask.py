@@ -556,3 +556,27 @@ def test_spatial_pyramid_and_strip_pool_stay_lazy(call, dtype):
         g = g.compute(scheduler="synchronous")
         assert g.dtype == w.dtype and g.shape == w.shape
         np.testing.assert_array_equal(g, w)
+
+
+def test_max_unpool(client):
+    """Whole pooled planes per task (the indices are flat over a plane): lazy, and the
+    in-memory result bit for bit, for dask or NumPy indices, any chunking."""
+    rng = np.random.default_rng([SEED, 31])
+    cases = []
+    for i, dtype in enumerate([np.float32, np.int16, np.float64, np.uint8]):
+        shape = (int(rng.integers(1, 4)), int(rng.integers(1, 4)),
+                 int(rng.integers(2, 20)), int(rng.integers(2, 20)))
+        x = data(rng, shape, dtype)
+        k, s, p = [(2, 2, 0), (3, 2, 1), ((2, 3), (2, 1), (1, 0)), (2, 1, 0)][i]
+        v, idx = ndpool.max_pool(x, k, s, p, axes=(2, 3), return_indices=True)
+        size = shape[2:]              # the pooled input's size is always a valid output_size
+        ref = ndpool.max_unpool(v, idx, k, s, p, size, axes=(2, 3))
+        vd = da.from_array(v, chunks=tuple(ragged(n, rng) for n in v.shape))
+        idx_d = da.from_array(idx, chunks=tuple(ragged(n, rng) for n in idx.shape))
+        for label, ind in (("numpy indices", idx), ("dask indices", idx_d)):
+            got = ndpool.max_unpool(vd, ind, k, s, p, size, axes=(2, 3))
+            assert isinstance(got, da.Array)
+            cases.append((f"max_unpool {x.dtype}{shape} {label}", ref, got))
+    run_batch(client, cases)
+    with pytest.raises(ValueError, match="indices has shape"):
+        ndpool.max_unpool(da.zeros((2, 4, 4), chunks=2), np.zeros((2, 4, 3), np.intp), 2)

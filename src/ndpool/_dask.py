@@ -66,9 +66,11 @@ histograms) would be the way to lift that limit for median.
 
 Threads: ``workers`` is passed on to every task (``None``: all the cores the
 worker process may use; ``dask.distributed`` workers set ``OMP_NUM_THREADS=1``).
-Unsupported with dask inputs: ``out=`` (a lazy result has no buffer),
-``max_unpool``, ``fractional_max_pool`` and the other functions of the catalogue
-that are not decorated.  ``stochastic_pool(mode="sample")`` draws its uniform
+``max_unpool`` gets whole pooled planes per task (its indices are flat over a
+plane).  Unsupported with dask inputs: ``out=`` (a lazy result has no buffer);
+``fractional_max_pool`` and the other functions of the catalogue that are not
+decorated compute a dask input into memory first (spatial pyramid and strip
+pooling stay lazy, being built on the adaptive and global pools).  ``stochastic_pool(mode="sample")`` draws its uniform
 variates in the client, one float64 per output element, as the in-memory call
 does, so that the same seed gives the same draws.
 """
@@ -767,6 +769,42 @@ def _int_sums_exact(dtype, count):
     return max(-int(info.min), int(info.max)) * count <= 2**53
 
 
+def _unpool(name, x, params):
+    """max_unpool: its indices are flat over a whole pooled plane, so each task gets
+    whole planes (the pooled axes in one chunk; the other axes keep their chunks)."""
+    import dask.array as da
+
+    from .window import unpool_geometry
+    _check_chunks(x)
+    mu = _public("max_unpool")
+    indices = params.pop("indices")
+    pooled, _, sizes, (kernel, stride, padding) = unpool_geometry(
+        x.shape, np.dtype(x.dtype).itemsize, params["kernel_size"], params["stride"],
+        params["padding"], params["output_size"], params["axes"], params["channel_axis"])
+    idx = indices if is_dask_array(indices) else np.asarray(indices)
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"indices must have an integer dtype, got {idx.dtype}")
+    if idx.shape != x.shape:
+        raise ValueError(f"indices has shape {idx.shape} but x has shape {x.shape}")
+    kw = dict(kernel_size=kernel, stride=stride, padding=padding, output_size=sizes,
+              axes=pooled, workers=params["workers"])
+    dtype = np.dtype(x.dtype).newbyteorder("=")
+    if x.size == 0:
+        return _from_stand_in(mu(np.empty(x.shape, x.dtype), np.zeros(x.shape, idx.dtype),
+                                 **kw))
+    xw = x.rechunk({a: -1 for a in pooled})
+    iw = (idx if is_dask_array(idx) else da.from_array(idx)).rechunk(xw.chunks)
+    out_chunks = tuple((sizes[pooled.index(a)],) if a in pooled else c
+                       for a, c in enumerate(xw.chunks))
+    return da.map_blocks(_unpool_task, xw, iw, chunks=out_chunks, dtype=dtype,
+                         meta=np.empty((0,) * x.ndim, dtype), kw=kw,
+                         token="ndpool-max-unpool")
+
+
+def _unpool_task(block, index, *, kw):
+    return _public("max_unpool")(block, index, **kw)
+
+
 def _global(name, x, params):
     import dask.array as da
 
@@ -856,4 +894,5 @@ _HANDLERS = {name: _window for name in (
     "max_pool", "min_pool", "avg_pool", "sum_pool", "lp_pool", "power_mean_pool",
     "softpool", "lse_pool", "median_pool", "mixed_pool", "gated_pool", "tree_pool",
     "stochastic_pool", "adaptive_pool", "adaptive_max_pool", "adaptive_avg_pool")}
-_HANDLERS.update(block_reduce=_block_reduce, pyramid=_pyramid, global_pool=_global)
+_HANDLERS.update(block_reduce=_block_reduce, pyramid=_pyramid, global_pool=_global,
+                 max_unpool=_unpool)

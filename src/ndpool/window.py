@@ -122,6 +122,7 @@ def _avg(spec, nthreads, count_include_pad=True, divisor_override=None, *, out=N
     return deliver(result, out)
 
 
+@dask_aware
 def max_unpool(x, indices, kernel_size, stride=None, padding=0, output_size=None, *,
                axes=None, channel_axis=None, workers=None):
     """Scatter pooled maxima back to their positions; the rest is zero.
@@ -167,27 +168,8 @@ def max_unpool(x, indices, kernel_size, stride=None, padding=0, output_size=None
         raise TypeError(f"indices must have an integer dtype, got {idx.dtype}")
     if idx.shape != x.shape:
         raise ValueError(f"indices has shape {idx.shape} but x has shape {x.shape}")
-    if stride is None:
-        stride = kernel_size
-    raw = {"kernel_size": kernel_size, "stride": stride, "padding": padding}
-    pooled, order = resolve_axes(x.ndim, axes, channel_axis, raw)
-    k = len(pooled)
-    kernel_size, stride, padding = (
-        permute(per_axis(v, k, name, minimum=m), order)
-        for v, name, m in ((kernel_size, "kernel_size", 1), (stride, "stride", 1),
-                           (padding, "padding", 0)))
-    # An empty axis unpools to an empty axis, as it pools to one.
-    default = [(x.shape[ax] - 1) * s - 2 * p + kk if x.shape[ax] else 0
-               for ax, kk, s, p in zip(pooled, kernel_size, stride, padding)]
-    sizes = _unpool_sizes(output_size, default, stride, pooled, order, x.ndim)
-    if any(s < 1 and x.shape[ax] for s, ax in zip(sizes, pooled)):
-        raise ValueError(f"kernel_size, stride and padding give max_unpool an output size "
-                         f"{tuple(sizes)}: (n - 1) * stride - 2 * padding + kernel_size "
-                         f"must be positive on every axis")
-    others = [a for a in range(x.ndim) if a not in pooled]
-    check_output([x.shape[a] for a in others] + list(sizes),
-                 "output_size" if output_size is not None else "kernel_size, stride, padding",
-                 x.dtype.itemsize)
+    pooled, others, sizes, _ = unpool_geometry(x.shape, x.dtype.itemsize, kernel_size, stride,
+                                               padding, output_size, axes, channel_axis)
     plane = math.prod(sizes)
     if idx.size and (idx.min() < -1 or idx.max() >= plane):
         raise ValueError(f"indices must lie in [0, {plane}) (the pooled output plane "
@@ -203,6 +185,34 @@ def max_unpool(x, indices, kernel_size, stride=None, padding=0, output_size=None
     _unpool_k.scatter(xv, iv, res, threads_for(resolve_workers(workers), xv.size))
     res = res.view(x.dtype.newbyteorder("=")).reshape([x.shape[a] for a in others] + sizes)
     return np.ascontiguousarray(res.transpose(np.argsort(moved)))
+
+
+def unpool_geometry(shape, itemsize, kernel_size, stride, padding, output_size, axes,
+                    channel_axis):
+    """(pooled axes, other axes, output sizes of the pooled axes, (kernel, stride,
+    padding) per pooled axis in ascending order) of a max_unpool call, validated."""
+    if stride is None:
+        stride = kernel_size
+    raw = {"kernel_size": kernel_size, "stride": stride, "padding": padding}
+    pooled, order = resolve_axes(len(shape), axes, channel_axis, raw)
+    k = len(pooled)
+    kernel_size, stride, padding = (
+        permute(per_axis(v, k, name, minimum=m), order)
+        for v, name, m in ((kernel_size, "kernel_size", 1), (stride, "stride", 1),
+                           (padding, "padding", 0)))
+    # An empty axis unpools to an empty axis, as it pools to one.
+    default = [(shape[ax] - 1) * s - 2 * p + kk if shape[ax] else 0
+               for ax, kk, s, p in zip(pooled, kernel_size, stride, padding)]
+    sizes = _unpool_sizes(output_size, default, stride, pooled, order, len(shape))
+    if any(s < 1 and shape[ax] for s, ax in zip(sizes, pooled)):
+        raise ValueError(f"kernel_size, stride and padding give max_unpool an output size "
+                         f"{tuple(sizes)}: (n - 1) * stride - 2 * padding + kernel_size "
+                         f"must be positive on every axis")
+    others = [a for a in range(len(shape)) if a not in pooled]
+    check_output([shape[a] for a in others] + list(sizes),
+                 "output_size" if output_size is not None else "kernel_size, stride, padding",
+                 itemsize)
+    return list(pooled), others, list(sizes), (kernel_size, stride, padding)
 
 
 def _unpool_sizes(output_size, default, stride, pooled, order, ndim):
