@@ -142,7 +142,9 @@ def max_unpool(x, indices, kernel_size, stride=None, padding=0, output_size=None
     output_size : sequence of int, optional
         The pooled axes' output lengths (or the whole output shape).  By
         default ``(n - 1) * stride - 2 * padding + kernel_size`` per axis; as in
-        PyTorch, a given size must lie strictly within ``stride`` of that.
+        PyTorch, a given size must lie strictly within ``stride`` of that.  Where
+        the default works out to 0 or less for a non-empty ``x``, ndpool raises
+        ValueError (PyTorch returns an empty array for 0, ignoring the indices).
     axes, channel_axis, workers
         As for :func:`max_pool`.
 
