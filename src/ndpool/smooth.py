@@ -116,6 +116,16 @@ def _power_fast(spec, x, nthreads, p, *, mean, eps=None):
     if (hi > 0 and p * math.log2(hi) + math.log2(max(taps, 1)) >= math.log2(_FAST_HI)) \
             or p * math.log2(low) <= math.log2(_FAST_LO):
         return None
+    def power(part, plans):
+        sub = WindowSpec.from_plans(part, spec.axes, plans, spec.channel_axis)
+        return _power_slab(part, sub, nthreads, p, mean, eps)
+    return _by_slabs(x, spec, power)
+
+
+def _by_slabs(x, spec, compute):
+    """The result of ``compute(part, plans)`` over slabs of ``x`` of about _SLAB
+    elements: split along the leading unpooled axes, then along the output rows of
+    the first pooled axis (``plans``: the spec's plans, the first cut to the slab)."""
     result = np.empty(spec.out_shape, mean_dtype(spec.x.dtype))
     for slab in _slabs(x.shape, spec.axes, _SLAB):
         xs = x[slab]
@@ -124,8 +134,7 @@ def _power_fast(spec, x, nthreads, p, *, mean, eps=None):
             rows[spec.axes[0]] = slice(lo, hi)
             out_rows = list(slab) + [slice(None)] * (x.ndim - len(slab))
             out_rows[spec.axes[0]] = slice(o0, o1)
-            sub = WindowSpec.from_plans(xs[tuple(rows)], spec.axes, plans, spec.channel_axis)
-            result[tuple(out_rows)] = _power_slab(sub.x, sub, nthreads, p, mean, eps)
+            result[tuple(out_rows)] = compute(xs[tuple(rows)], plans)
     return result
 
 
@@ -274,17 +283,8 @@ def _softpool_fast(spec, nthreads):
     x = spec.x
     if x.size == 0 or any(plan.start.ndim != 1 or plan.has_empty for plan in spec.plans):
         return None
-    result = np.empty(spec.out_shape, mean_dtype(x.dtype))
-    for slab in _slabs(x.shape, spec.axes, _SLAB):
-        xs = x[slab]
-        for (lo, hi), (o0, o1), plans in _row_slabs(xs.shape, spec.axes, spec.plans, _SLAB):
-            rows = [slice(None)] * x.ndim
-            rows[spec.axes[0]] = slice(lo, hi)
-            out_rows = list(slab) + [slice(None)] * (x.ndim - len(slab))
-            out_rows[spec.axes[0]] = slice(o0, o1)
-            result[tuple(out_rows)] = _softpool_slab(xs[tuple(rows)], spec.axes, plans,
-                                                     nthreads)
-    return result
+    return _by_slabs(x, spec, lambda part, plans: _softpool_slab(part, spec.axes, plans,
+                                                                 nthreads))
 
 
 def _softpool_slab(x, axes, plans, nthreads):
