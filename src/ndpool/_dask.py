@@ -86,6 +86,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._bands import AxisLayout, axis_layout, ends, globalize, local_plan, run_core
+
 __all__ = ["dask_aware", "dispatch", "is_dask_array"]
 
 
@@ -161,97 +163,6 @@ def _no_out(params, name):
                         f"(the result is lazy); store the result instead")
 
 
-# ---- per-axis layout of window tasks ---------------------------------------------------
-
-def _ends(plan):
-    """One past the last tap of every window (start for empty windows)."""
-    return plan.start + np.maximum(plan.count - 1, 0) * plan.dilation + (plan.count > 0)
-
-
-@dataclass(frozen=True)
-class _AxisLayout:
-    """Where the output chunks of one pooled axis read: output and input boundaries."""
-    outs: tuple     # output chunk starts (first is 0)
-    ins: tuple      # input piece starts B_k (first is 0)
-    n: int          # input length
-    m: int          # output length
-    halo: int       # right halo every non-last piece gets
-
-    @property
-    def out_chunks(self):
-        return tuple(np.diff(list(self.outs) + [self.m]).tolist())
-
-    @property
-    def in_chunks(self):
-        return tuple(np.diff(list(self.ins) + [self.n]).tolist())
-
-    def slab(self, k):
-        """(input start, input stop) of the slab task k sees."""
-        lo = self.ins[k]
-        last = k == len(self.ins) - 1
-        hi = self.n if last else min(self.ins[k + 1] + self.halo, self.n)
-        return lo, hi
-
-    def outputs(self, k):
-        o1 = self.outs[k + 1] if k + 1 < len(self.outs) else self.m
-        return self.outs[k], o1
-
-
-def _axis_layout(plan, chunks):
-    n, m = plan.n, plan.out
-    if m == 0 or n == 0 or len(chunks) == 1:
-        return _AxisLayout((0,), (0,), n, m, 0)
-    valid = plan.count > 0
-    ends = _ends(plan)
-    idx = np.flatnonzero(valid)
-    # Halo: how far a window reaches past the first tap of the next window.
-    halo = 0
-    if len(idx) > 1:
-        halo = int(max(0, (ends[idx[:-1]] - plan.start[idx[1:]]).max()))
-    minlen = max(halo, 1)
-    starts_valid = plan.start[idx]
-    # From window o on, the smallest first tap; up to window o, the largest end.
-    first_from = np.minimum.accumulate(np.where(valid, plan.start, n)[::-1])[::-1]
-    end_upto = np.maximum.accumulate(np.where(valid, ends, 0))
-    outs, ins = [0], [0]
-    for b in np.cumsum(chunks)[:-1].tolist():
-        j = int(np.searchsorted(starts_valid, b))
-        if j >= len(idx):
-            continue
-        o = int(idx[j])
-        if plan.skip[o] or not 0 < o < m:
-            continue                  # this window starts in the padding
-        if o <= outs[-1]:
-            continue
-        # Every window from o on must start at or after B (starts never decrease).
-        B = int(plan.start[o])
-        if B >= n or B - ins[-1] < minlen:
-            continue
-        if first_from[o] < B or end_upto[o - 1] > B + halo:
-            continue
-        outs.append(o)
-        ins.append(B)
-    while len(ins) > 1 and n - ins[-1] < minlen:
-        outs.pop()
-        ins.pop()
-    return _AxisLayout(tuple(outs), tuple(ins), n, m, halo if len(ins) > 1 else 0)
-
-
-def _local_plan(plan, layout, k):
-    """The plan of output chunk k, in the coordinates of its slab."""
-    from ._planning import AxisPlan
-    lo, hi = layout.slab(k)
-    o0, o1 = layout.outputs(k)
-    count = plan.count[o0:o1]
-    start = np.where(count > 0, plan.start[o0:o1] - lo, 0).astype(np.intp)
-    before = plan.before + lo - o0 * plan.stride if plan.stride else 0
-    last = k == len(layout.ins) - 1
-    return AxisPlan(hi - lo, o1 - o0, plan.kernel, plan.stride, plan.dilation, before,
-                    plan.after if last else 0, start, np.ascontiguousarray(count),
-                    np.ascontiguousarray(plan.padded[o0:o1]),
-                    np.ascontiguousarray(plan.skip[o0:o1]))
-
-
 # ---- plans that tasks can rebuild from a few integers ----------------------------------
 
 def _planner(spec, i):
@@ -286,74 +197,9 @@ class _WindowJob:
 
     def local_spec(self, block, block_id):
         from ._spec import WindowSpec
-        plans = [_local_plan(_replan(r), lay, block_id[ax])
+        plans = [local_plan(_replan(r), lay, block_id[ax])
                  for ax, r, lay in zip(self.axes, self.recipes, self.layouts)]
         return WindowSpec.from_plans(block, self.axes, plans, self.channel_axis)
-
-
-# ---- the cores, per public function ------------------------------------------------------
-
-_INDEXED = ("max_pool", "min_pool", "adaptive_max_pool", "stochastic_pool")
-
-
-def _run_core(name, spec, nthreads, p, u=None):
-    """What the in-memory function computes after planning, on ``spec``.
-
-    Returns the values, or (values, indices) where the function returns indices.
-    """
-    from . import _engine, _methods, mixing, rank, smooth, window
-    if name in ("max_pool", "min_pool", "adaptive_max_pool"):
-        is_min = name == "min_pool"
-        if p.get("return_indices"):
-            return _engine.arg_extremum(spec.x, spec.axes, spec.plans, is_min=is_min,
-                                        nthreads=nthreads)
-        return _engine.extremum(spec.x, spec.axes, spec.plans, is_min=is_min,
-                                nthreads=nthreads)
-    if name == "sum_pool":
-        return window._sum(spec, nthreads)
-    if name == "avg_pool":
-        return window._avg(spec, nthreads, p["count_include_pad"], p["divisor_override"])
-    if name == "adaptive_avg_pool":
-        return window._avg(spec, nthreads)
-    if name == "lp_pool":
-        return smooth._lp(spec, nthreads, p["p"])
-    if name == "power_mean_pool":
-        return smooth._power_mean(spec, nthreads, p["p"], p["eps"])
-    if name == "softpool":
-        return smooth._softpool(spec, nthreads)
-    if name == "lse_pool":
-        return smooth._lse(spec, nthreads, p["r"])
-    if name == "median_pool":
-        return rank._median(spec, nthreads)
-    if name == "mixed_pool":
-        return mixing._mixed(spec, nthreads, p["alpha"])
-    if name == "adaptive_pool":
-        kwargs = {k: v for k, v in p.items() if k != "method"}
-        return _methods.reduce(p["method"], spec, nthreads, kwargs)
-    if name == "gated_pool":
-        return mixing._gated(spec, nthreads, p["gate"])
-    if name == "tree_pool":
-        return mixing._tree(spec, nthreads, p["leaves"], p["gates"])
-    if name == "stochastic_pool":
-        return rank._stochastic(spec, nthreads, p["mode"], u, p["return_indices"])
-    raise AssertionError(name)
-
-
-def _returns_indices(name, p):
-    return name in _INDEXED and bool(p.get("return_indices")) and (
-        name != "stochastic_pool" or p["mode"] == "sample")
-
-
-def _globalize(index, local_ns, offsets, global_ns):
-    """Flat indices into a slab's pooled sub-shape -> into the whole array's."""
-    index = np.asarray(index)
-    ok = index >= 0
-    if not ok.any():
-        return index
-    coords = np.unravel_index(np.where(ok, index, 0), local_ns)
-    coords = [c + o for c, o in zip(coords, offsets)]
-    flat = np.ravel_multi_index(coords, global_ns)
-    return np.where(ok, flat, index).astype(np.intp, copy=False)
 
 
 def _pack(values, index):
@@ -374,13 +220,13 @@ def _window_task(block, *rest, job, block_id=None):
     p = dict(job.params)
     spec = job.local_spec(block, block_id)
     u = rest[0] if job.with_u else None
-    result = _run_core(job.name, spec, _task_threads(job.workers), p, u)
+    result = run_core(job.name, spec, _task_threads(job.workers), p, u)
     if isinstance(result, tuple):
         values, index = result
         local_ns = [pl.n for pl in spec.plans]
         offsets = [lay.slab(block_id[ax])[0] for ax, lay in zip(job.axes, job.layouts)]
         global_ns = [lay.n for lay in job.layouts]
-        return _pack(values, _globalize(index, local_ns, offsets, global_ns))
+        return _pack(values, globalize(index, local_ns, offsets, global_ns))
     return result
 
 
@@ -432,8 +278,8 @@ def _probe(job, spec, x, p):
         if ax in spec.axes:
             plan = spec.plans[spec.axes.index(ax)]
             m = min(plan.out, 1)
-            end = int(_ends(plan)[0]) if m else 0
-            lay = _AxisLayout((0,), (0,), max(end, 1) if plan.n else 0, m, 0)
+            end = int(ends(plan)[0]) if m else 0
+            lay = AxisLayout((0,), (0,), max(end, 1) if plan.n else 0, m, 0)
             plans.append(_probe_plan(plan, lay, m))
             shape.append(lay.n)
         elif ax == spec.channel_axis:
@@ -443,7 +289,7 @@ def _probe(job, spec, x, p):
     slab = np.zeros(shape, x.dtype)
     local = WindowSpec.from_plans(slab, spec.axes, plans, spec.channel_axis)
     u = np.zeros(local.out_shape) if job.with_u else None
-    result = _run_core(job.name, local, _task_threads(job.workers), p, u)
+    result = run_core(job.name, local, _task_threads(job.workers), p, u)
     if isinstance(result, tuple):
         return np.dtype([("v", result[0].dtype), ("i", np.intp)])
     return result.dtype
@@ -477,7 +323,7 @@ def _window(name, x, params):
     if spec.channel_axis is not None and np.ndim(p.get("alpha", 0)) > 0:
         x = x.rechunk({spec.channel_axis: -1})   # one alpha per channel: whole channel axis
     sample = name == "stochastic_pool" and p["mode"] == "sample"
-    layouts = [_axis_layout(plan, x.chunks[ax]) for ax, plan in zip(spec.axes, spec.plans)]
+    layouts = [axis_layout(plan, x.chunks[ax]) for ax, plan in zip(spec.axes, spec.plans)]
     job = _WindowJob(name, tuple(spec.axes),
                      tuple(_planner(spec, i) for i in range(len(spec.axes))),
                      tuple(layouts), spec.channel_axis, tuple(sorted(p.items())),
@@ -703,7 +549,7 @@ def _arg_task(block, *, pooled, is_min, workers, global_ns, offsets, block_info=
                                 nthreads=_task_threads(workers))
     loc = block_info[0]["array-location"]
     offs = [loc[a][0] for a in pooled]
-    return _pack(v, _globalize(i, [block.shape[a] for a in pooled], offs, global_ns))
+    return _pack(v, globalize(i, [block.shape[a] for a in pooled], offs, global_ns))
 
 
 def _arg_combine(block, *, pooled, is_min):

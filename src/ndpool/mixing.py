@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._dask import dask_aware
-from . import _engine, _gather
+from . import _bands, _engine, _gather
 from ._dtypes import mean_dtype
 from ._params import fraction
 from ._spec import WindowSpec
@@ -76,7 +76,7 @@ def mixed_pool(x, alpha, kernel_size, stride=None, padding=0, dilation=1, ceil_m
     array([[4.5]])
     """
     spec = WindowSpec(x, kernel_size, stride, padding, dilation, ceil_mode, axes, channel_axis)
-    return _mixed(spec, resolve_workers(workers), alpha)
+    return _bands.run("mixed_pool", spec, resolve_workers(workers), {"alpha": alpha})
 
 
 def _mixed(spec, nthreads, alpha):
@@ -122,7 +122,7 @@ def gated_pool(x, gate, kernel_size, stride=None, padding=0, dilation=1, ceil_mo
     array([[4.5]])
     """
     spec = WindowSpec(x, kernel_size, stride, padding, dilation, ceil_mode, axes, channel_axis)
-    return _gated(spec, resolve_workers(workers), gate)
+    return _bands.run("gated_pool", spec, resolve_workers(workers), {"gate": gate})
 
 
 def _gated(spec, nthreads, gate):
@@ -156,7 +156,8 @@ def tree_pool(x, leaves, gates, kernel_size, stride=None, padding=0, dilation=1,
     array([[5.]])
     """
     spec = WindowSpec(x, kernel_size, stride, padding, dilation, ceil_mode, axes, channel_axis)
-    return _tree(spec, resolve_workers(workers), leaves, gates)
+    return _bands.run("tree_pool", spec, resolve_workers(workers),
+                      {"leaves": leaves, "gates": gates})
 
 
 def _tree(spec, nthreads, leaves, gates):

@@ -6,7 +6,7 @@ mean exactly what they mean for :func:`ndpool.max_pool`.
 from __future__ import annotations
 
 from ._dask import dask_aware
-from . import _engine, _gather
+from . import _bands, _engine, _gather
 from ._dtypes import mean_dtype
 from ._params import generator
 from ._spec import WindowSpec, check_out, deliver
@@ -91,8 +91,9 @@ def stochastic_pool(x, kernel_size, stride=None, *, mode="sample", rng=None, pad
     if return_indices and mode != "sample":
         raise ValueError("return_indices=True needs mode='sample'")
     spec = WindowSpec(x, kernel_size, stride, padding, dilation, ceil_mode, axes, channel_axis)
-    u = generator(rng).random(spec.out_shape) if mode == "sample" else None
-    return _stochastic(spec, resolve_workers(workers), mode, u, return_indices)
+    rng = generator(rng) if mode == "sample" else None
+    return _bands.run("stochastic_pool", spec, resolve_workers(workers),
+                      {"mode": mode, "return_indices": return_indices}, rng)
 
 
 def _stochastic(spec, nthreads, mode, u, return_indices=False):

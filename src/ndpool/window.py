@@ -10,7 +10,7 @@ import math
 import numpy as np
 
 from ._dask import dask_aware
-from . import _engine
+from . import _bands, _engine
 from ._docs import doc
 from ._dtypes import as_array, mean_dtype, sum_dtype
 from ._kernels import unpool as _unpool_k
@@ -35,9 +35,9 @@ def _extremum(x, kernel_size, stride, padding, dilation, ceil_mode, axes,
                       axes, channel_axis)
     out = check_out(out, spec.out_shape, spec.x.dtype.newbyteorder("="))
     nthreads = resolve_workers(workers)
-    if return_indices:
-        values, indices = _engine.arg_extremum(spec.x, spec.axes, spec.plans,
-                                               is_min=is_min, nthreads=nthreads)
+    if return_indices:    # in bands: the per-axis passes keep values and indices
+        values, indices = _bands.run("min_pool" if is_min else "max_pool", spec, nthreads,
+                                     {"return_indices": True})
         return deliver(values, out), indices
     values = _engine.extremum(spec.x, spec.axes, spec.plans, is_min=is_min,
                               nthreads=nthreads, dest=_direct_dest(out, spec.x))

@@ -1,0 +1,257 @@
+"""Bands: one window call cut along one axis into slabs that are pooled one by one.
+
+A band is an output range ``[o0, o1)`` along one axis and the input slab its
+windows read; its plan is the global plan's rows for that range, shifted to the
+slab (:func:`local_plan`), so the kernels see the same windows with the same
+taps in the same order as in the whole-array call, and the results are
+identical bit for bit.  Two users:
+
+* :mod:`ndpool._dask`, where every chunk of a dask array is a band
+  (:func:`axis_layout` places the band boundaries at input chunk boundaries).
+* :func:`run`, for in-memory calls whose cores keep temporaries several times
+  the size of their output (max/min pooling with indices, stochastic sampling,
+  mixed, gated and tree pooling).  A large call is cut into up to 64 bands, so
+  its temporaries are those of one band and the call allocates about its
+  output.  Small calls (output up to 4 MiB) run whole.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+
+# ---- the layout of one axis's bands ---------------------------------------------------------
+
+def ends(plan):
+    """One past the last tap of every window (start for empty windows)."""
+    return plan.start + np.maximum(plan.count - 1, 0) * plan.dilation + (plan.count > 0)
+
+
+@dataclass(frozen=True)
+class AxisLayout:
+    """Where the output chunks of one pooled axis read: output and input boundaries."""
+    outs: tuple     # output chunk starts (first is 0)
+    ins: tuple      # input piece starts B_k (first is 0)
+    n: int          # input length
+    m: int          # output length
+    halo: int       # right halo every non-last piece gets
+
+    @property
+    def out_chunks(self):
+        return tuple(np.diff(list(self.outs) + [self.m]).tolist())
+
+    @property
+    def in_chunks(self):
+        return tuple(np.diff(list(self.ins) + [self.n]).tolist())
+
+    def slab(self, k):
+        """(input start, input stop) of the slab task k sees."""
+        lo = self.ins[k]
+        last = k == len(self.ins) - 1
+        hi = self.n if last else min(self.ins[k + 1] + self.halo, self.n)
+        return lo, hi
+
+    def outputs(self, k):
+        o1 = self.outs[k + 1] if k + 1 < len(self.outs) else self.m
+        return self.outs[k], o1
+
+
+def axis_layout(plan, chunks):
+    n, m = plan.n, plan.out
+    if m == 0 or n == 0 or len(chunks) == 1:
+        return AxisLayout((0,), (0,), n, m, 0)
+    valid = plan.count > 0
+    last_tap = ends(plan)
+    idx = np.flatnonzero(valid)
+    # Halo: how far a window reaches past the first tap of the next window.
+    halo = 0
+    if len(idx) > 1:
+        halo = int(max(0, (last_tap[idx[:-1]] - plan.start[idx[1:]]).max()))
+    minlen = max(halo, 1)
+    starts_valid = plan.start[idx]
+    # From window o on, the smallest first tap; up to window o, the largest end.
+    first_from = np.minimum.accumulate(np.where(valid, plan.start, n)[::-1])[::-1]
+    end_upto = np.maximum.accumulate(np.where(valid, last_tap, 0))
+    outs, ins = [0], [0]
+    for b in np.cumsum(chunks)[:-1].tolist():
+        j = int(np.searchsorted(starts_valid, b))
+        if j >= len(idx):
+            continue
+        o = int(idx[j])
+        if plan.skip[o] or not 0 < o < m:
+            continue                  # this window starts in the padding
+        if o <= outs[-1]:
+            continue
+        # Every window from o on must start at or after B (starts never decrease).
+        B = int(plan.start[o])
+        if B >= n or B - ins[-1] < minlen:
+            continue
+        if first_from[o] < B or end_upto[o - 1] > B + halo:
+            continue
+        outs.append(o)
+        ins.append(B)
+    while len(ins) > 1 and n - ins[-1] < minlen:
+        outs.pop()
+        ins.pop()
+    return AxisLayout(tuple(outs), tuple(ins), n, m, halo if len(ins) > 1 else 0)
+
+
+def local_plan(plan, layout, k):
+    """The plan of output chunk k, in the coordinates of its slab."""
+    from ._planning import AxisPlan
+    lo, hi = layout.slab(k)
+    o0, o1 = layout.outputs(k)
+    count = plan.count[o0:o1]
+    start = np.where(count > 0, plan.start[o0:o1] - lo, 0).astype(np.intp)
+    before = plan.before + lo - o0 * plan.stride if plan.stride else 0
+    last = k == len(layout.ins) - 1
+    return AxisPlan(hi - lo, o1 - o0, plan.kernel, plan.stride, plan.dilation, before,
+                    plan.after if last else 0, start, np.ascontiguousarray(count),
+                    np.ascontiguousarray(plan.padded[o0:o1]),
+                    np.ascontiguousarray(plan.skip[o0:o1]))
+
+
+# ---- the cores, per public function ------------------------------------------------------
+
+def run_core(name, spec, nthreads, p, u=None):
+    """What the in-memory function computes after planning, on ``spec``.
+
+    Returns the values, or (values, indices) where the function returns indices.
+    """
+    from . import _engine, _methods, mixing, rank, smooth, window
+    if name in ("max_pool", "min_pool", "adaptive_max_pool"):
+        is_min = name == "min_pool"
+        if p.get("return_indices"):
+            return _engine.arg_extremum(spec.x, spec.axes, spec.plans, is_min=is_min,
+                                        nthreads=nthreads)
+        return _engine.extremum(spec.x, spec.axes, spec.plans, is_min=is_min,
+                                nthreads=nthreads)
+    if name == "sum_pool":
+        return window._sum(spec, nthreads)
+    if name == "avg_pool":
+        return window._avg(spec, nthreads, p["count_include_pad"], p["divisor_override"])
+    if name == "adaptive_avg_pool":
+        return window._avg(spec, nthreads)
+    if name == "lp_pool":
+        return smooth._lp(spec, nthreads, p["p"])
+    if name == "power_mean_pool":
+        return smooth._power_mean(spec, nthreads, p["p"], p["eps"])
+    if name == "softpool":
+        return smooth._softpool(spec, nthreads)
+    if name == "lse_pool":
+        return smooth._lse(spec, nthreads, p["r"])
+    if name == "median_pool":
+        return rank._median(spec, nthreads)
+    if name == "mixed_pool":
+        return mixing._mixed(spec, nthreads, p["alpha"])
+    if name == "adaptive_pool":
+        kwargs = {k: v for k, v in p.items() if k != "method"}
+        return _methods.reduce(p["method"], spec, nthreads, kwargs)
+    if name == "gated_pool":
+        return mixing._gated(spec, nthreads, p["gate"])
+    if name == "tree_pool":
+        return mixing._tree(spec, nthreads, p["leaves"], p["gates"])
+    if name == "stochastic_pool":
+        return rank._stochastic(spec, nthreads, p["mode"], u, p["return_indices"])
+    raise AssertionError(name)
+
+
+def globalize(index, local_ns, offsets, global_ns):
+    """Flat indices into a slab's pooled sub-shape -> into the whole array's."""
+    index = np.asarray(index)
+    ok = index >= 0
+    if not ok.any():
+        return index
+    coords = np.unravel_index(np.where(ok, index, 0), local_ns)
+    coords = [c + o for c, o in zip(coords, offsets)]
+    flat = np.ravel_multi_index(coords, global_ns)
+    return np.where(ok, flat, index).astype(np.intp, copy=False)
+
+
+# ---- in-memory banding ------------------------------------------------------------------
+
+#: Calls whose output is larger than this (counting 8 bytes per element) are cut.
+WHOLE_BYTES = 2**22
+#: The target output of one band (8 bytes per element), and the most bands a call gets.
+BAND_BYTES = 2**18
+MAX_BANDS = 64
+
+
+def run(name, spec, nthreads, p, rng=None):
+    """``run_core(name, ...)`` band by band; the same result as one whole call.
+
+    ``rng`` (a Generator) draws ``stochastic_pool``'s uniforms, one float64
+    per output element in C order: band by band, in band order, which is the
+    same sequence as one draw of the whole output (bands split the first axis
+    whose output is longer than 1, so each band is a contiguous run of it).
+    """
+    sample = name == "stochastic_pool" and p["mode"] == "sample"
+    out_shape = spec.out_shape
+    bands = _cut(spec, p, out_shape)
+    if bands is None:
+        return run_core(name, spec, nthreads, p, rng.random(out_shape) if sample else None)
+    results = None
+    for band, where, indexing in bands:
+        u = rng.random(band.out_shape) if sample else None
+        parts = run_core(name, band, nthreads, p, u)
+        parts = parts if isinstance(parts, tuple) else (parts,)
+        if results is None:
+            results = tuple(np.empty(out_shape, a.dtype) for a in parts)
+        for i, (res, part) in enumerate(zip(results, parts)):
+            if i == 1 and indexing is not None:
+                part = globalize(part, *indexing)
+            res[where] = part
+    return results if len(results) > 1 else results[0]
+
+
+def _cut(spec, p, out_shape):
+    """Yield (band spec, output slice, index conversion or None), or None: run whole."""
+    size = math.prod(out_shape)
+    if size * 8 <= WHOLE_BYTES or spec.x.size == 0:
+        return None
+    per_channel = np.ndim(p.get("alpha", 0)) > 0     # mixed_pool's alpha per channel
+    axis = next((ax for ax, m in enumerate(out_shape)
+                 if m > 1 and not (per_channel and ax == spec.channel_axis)), None)
+    if axis is None:
+        return None
+    count = min(out_shape[axis], MAX_BANDS, -(-size * 8 // BAND_BYTES))
+    if count < 2:
+        return None
+    if axis in spec.axes:
+        return _pooled_bands(spec, axis, count)
+    return _plain_bands(spec, axis, count)
+
+
+def _slice(axis, lo, hi):
+    return (slice(None),) * axis + (slice(lo, hi),)
+
+
+def _plain_bands(spec, axis, count):
+    """Bands along an axis that is not pooled: input and output cut alike."""
+    from ._spec import WindowSpec
+    bounds = np.linspace(0, spec.x.shape[axis], count + 1).astype(np.int64).tolist()
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
+        where = _slice(axis, lo, hi)
+        band = WindowSpec.from_plans(spec.x[where], spec.axes, spec.plans, spec.channel_axis)
+        yield band, where, None
+
+
+def _pooled_bands(spec, axis, count):
+    """Bands along a pooled axis: slabs of its input, each with its share of the windows."""
+    from ._spec import WindowSpec
+    i = spec.axes.index(axis)
+    plan = spec.plans[i]
+    bounds = np.linspace(0, plan.n, count + 1).astype(np.int64)
+    layout = axis_layout(plan, np.diff(bounds).tolist())
+    global_ns = [pl.n for pl in spec.plans]
+    for k in range(len(layout.ins)):
+        lo, hi = layout.slab(k)
+        plans = list(spec.plans)
+        plans[i] = local_plan(plan, layout, k)
+        band = WindowSpec.from_plans(spec.x[_slice(axis, lo, hi)], spec.axes,
+                                     plans, spec.channel_axis)
+        offsets = [lo if j == i else 0 for j in range(len(plans))]
+        yield (band, _slice(axis, *layout.outputs(k)),
+               ([pl.n for pl in plans], offsets, global_ns))

@@ -1,0 +1,125 @@
+"""In-memory banding (ndpool._bands.run): a call cut into bands equals the whole call.
+
+The cores that keep large temporaries (max/min pooling with indices, stochastic
+sampling, mixed, gated and tree pooling) pool a large input band by band.  Here
+the thresholds are lowered so that small random inputs are banded, and every
+band layout (along a pooled axis with padding, dilation and ceil mode; along an
+unpooled batch axis; next to a per-channel alpha) must give the bytes of the
+whole call.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+
+import ndpool
+from ndpool import _bands
+from hyp import examples
+
+
+def as_bytes(result):
+    if isinstance(result, tuple):
+        return b"|".join(as_bytes(r) for r in result)
+    return np.asarray(result).dtype.str.encode() + np.ascontiguousarray(result).tobytes()
+
+
+def _calls(kernel):
+    gate = np.linspace(-1, 1, int(np.prod(kernel))).reshape(kernel)
+    leaves = np.stack([np.full(kernel, 1.0 / np.prod(kernel)), gate])
+    return {
+        "max_pool": lambda x, **w: ndpool.max_pool(x, kernel, return_indices=True, **w),
+        "min_pool": lambda x, **w: ndpool.min_pool(x, kernel, return_indices=True, **w),
+        "stochastic": lambda x, **w: ndpool.stochastic_pool(x, kernel, rng=5,
+                                                            return_indices=True, **w),
+        "mixed": lambda x, **w: ndpool.mixed_pool(x, 0.3, kernel, **w),
+        "gated": lambda x, **w: ndpool.gated_pool(x, gate, kernel, **w),
+        "tree": lambda x, **w: ndpool.tree_pool(x, leaves, gate[None], kernel, **w),
+    }
+
+
+def _whole_and_banded(monkeypatch, fn, x, **kw):
+    whole = fn(x, **kw)
+    with monkeypatch.context() as m:
+        m.setattr(_bands, "WHOLE_BYTES", 0)
+        m.setattr(_bands, "BAND_BYTES", 8)
+        m.setattr(_bands, "MAX_BANDS", 7)
+        banded = fn(x, **kw)
+    return whole, banded
+
+
+@examples(40)
+@given(data=st.data())
+def test_banded_equals_whole(data):
+    """Random shapes, windows, dtypes and layouts; the first output axis is cut."""
+    mp = pytest.MonkeyPatch()
+    try:
+        batch = data.draw(st.integers(1, 3), label="batch")
+        shape = (batch, data.draw(st.integers(3, 17)), data.draw(st.integers(3, 12)))
+        kernel = tuple(data.draw(st.integers(1, 3)) for _ in range(2))
+        stride = tuple(data.draw(st.integers(1, 3)) for _ in range(2))
+        padding = tuple(data.draw(st.integers(0, k // 2)) for k in kernel)
+        dilation = data.draw(st.integers(1, 2))
+        ceil_mode = data.draw(st.booleans())
+        dtype = data.draw(st.sampled_from([np.float32, np.float64, np.int16, np.uint8]))
+        rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+        x = (rng.standard_normal(shape) * 9).astype(dtype)
+        if dtype in (np.float32, np.float64):
+            x[rng.random(shape) < 0.05] = np.nan
+        name = data.draw(st.sampled_from(sorted(_calls(kernel))), label="method")
+        fn = _calls(kernel)[name]
+        kw = dict(stride=stride, padding=padding, dilation=dilation, ceil_mode=ceil_mode)
+        if name in ("gated", "tree"):
+            kw.pop("dilation")   # the weights have the kernel's shape either way
+        try:
+            whole = fn(x, **kw)
+        except ValueError:       # the window does not fit this shape
+            return
+        with mp.context() as m:
+            m.setattr(_bands, "WHOLE_BYTES", 0)
+            m.setattr(_bands, "BAND_BYTES", 8)
+            m.setattr(_bands, "MAX_BANDS", data.draw(st.integers(2, 9), label="bands"))
+            banded = fn(x, **kw)
+        assert as_bytes(banded) == as_bytes(whole)
+    finally:
+        mp.undo()
+
+
+@pytest.mark.parametrize("name", sorted(_calls((2, 2))))
+def test_banded_channels_last_with_per_channel_alpha(monkeypatch, name):
+    x = np.random.default_rng(1).standard_normal((9, 10, 4)).astype(np.float32)
+    fn = _calls((2, 2))[name]
+    whole, banded = _whole_and_banded(monkeypatch, fn, x, channel_axis=-1)
+    assert as_bytes(banded) == as_bytes(whole)
+    if name == "mixed":
+        alpha = np.array([0.0, 0.25, 0.5, 1.0])
+        f = lambda x, **w: ndpool.mixed_pool(x, alpha, 2, **w)     # noqa: E731
+        for shape in ((9, 10, 4), (2, 9, 4), (4, 9, 10)):   # channel axis first: not cut
+            x = np.random.default_rng(2).standard_normal(shape)
+            ch = 0 if shape[0] == 4 else -1
+            whole, banded = _whole_and_banded(monkeypatch, f, x, channel_axis=ch)
+            assert as_bytes(banded) == as_bytes(whole)
+
+
+def test_per_channel_alpha_is_still_checked_when_banded(monkeypatch):
+    x = np.zeros((3, 8, 8))
+    with monkeypatch.context() as m:
+        m.setattr(_bands, "WHOLE_BYTES", 0)
+        with pytest.raises(ValueError, match="alpha"):
+            ndpool.mixed_pool(x, [0.1, 0.2], 2, channel_axis=0)
+
+
+def test_banding_really_cuts(monkeypatch):
+    """The cut happens (so the tests above compare two different computations)."""
+    seen = []
+    real = _bands.run_core
+    monkeypatch.setattr(_bands, "run_core",
+                        lambda name, spec, *a, **k: seen.append(spec.x.shape) or
+                        real(name, spec, *a, **k))
+    monkeypatch.setattr(_bands, "WHOLE_BYTES", 0)
+    monkeypatch.setattr(_bands, "BAND_BYTES", 8)
+    ndpool.max_pool(np.zeros((40, 6)), 2, return_indices=True)
+    assert len(seen) == 20 and sum(s[0] for s in seen) == 40    # one band per output row
+    seen.clear()
+    ndpool.mixed_pool(np.zeros((5, 40, 6)), 0.5, 2, axes=(1, 2))
+    assert [s[0] for s in seen] == [1] * 5
