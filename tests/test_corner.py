@@ -56,3 +56,37 @@ def test_bad_corner(corner, match):
 def test_named_corner_needs_two_axes():
     with pytest.raises(ValueError, match="2-D corner"):
         ndpool.corner_pool(np.zeros((3, 3, 3)), "top_left")
+
+
+def _bytes(a):
+    return a.dtype.str + a.tobytes().hex()
+
+
+@examples(60)
+@given(st.lists(st.integers(1, 7), min_size=1, max_size=4), st.data(),
+       st.sampled_from([np.float32, np.float64, np.float16, np.int8, np.bool_]),
+       st.integers(1, 5), st.integers(0, 2**31))
+def test_large_inputs_pool_in_bands_exactly(shape, data, dtype, bands, seed):
+    """Large inputs are pooled in bands (a carried running maximum across bands):
+    the same bytes as the whole computation, NaN, -0.0 and wrapping included."""
+    rng = np.random.default_rng(seed)
+    x = (rng.standard_normal(shape) * 9).astype(dtype)
+    if dtype in (np.float32, np.float64, np.float16):
+        x[rng.random(shape) < 0.1] = np.nan
+        x[rng.random(shape) < 0.1] = -0.0
+    k = data.draw(st.integers(1, len(shape)), label="pooled axes")
+    axes = tuple(sorted(data.draw(st.permutations(range(len(shape))), label="axes")[:k]))
+    dirs = tuple(data.draw(st.sampled_from([1, -1])) for _ in axes)
+    calls = [lambda: ndpool.corner_pool(x, dirs, axes=axes),
+             lambda: ndpool.cascade_corner_pool(x, dirs, axes=axes),
+             lambda: ndpool.center_pool(x, axes=axes)]
+    with np.errstate(over="ignore"):
+        whole = [f() for f in calls]
+        mp = pytest.MonkeyPatch()
+        mp.setattr(ndpool.corner, "_WHOLE_BYTES", 0)
+        mp.setattr(ndpool.corner, "_BANDS", bands)
+        try:
+            banded = [f() for f in calls]
+        finally:
+            mp.undo()
+    assert [_bytes(b) for b in banded] == [_bytes(w) for w in whole]

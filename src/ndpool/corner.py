@@ -96,8 +96,7 @@ def corner_pool(x, corner="top_left", *, axes=None, channel_axis=None, workers=N
     nthreads = resolve_workers(workers)
     total = None
     for ax, d in zip(pooled, dirs):
-        part = _running_max(x, ax, d, nthreads)
-        total = part if total is None else np.add(total, part, dtype=_sum_dtype(x))
+        total = _add_part(total, x, ax, d, (), nthreads)
     return total
 
 
@@ -123,8 +122,11 @@ def center_pool(x, *, axes=None, channel_axis=None, workers=None):
     total = None
     for ax in pooled:
         line_max = np.max(x, axis=ax, keepdims=True) if x.size else x
-        part = np.broadcast_to(line_max, x.shape)
-        total = part.copy() if total is None else np.add(total, part, dtype=_sum_dtype(x))
+        if total is None:
+            total = np.empty(x.shape, _sum_dtype(x))
+            np.copyto(total, line_max)
+        else:
+            np.add(total, line_max, out=total)      # broadcast: no copy of the maxima
     return total
 
 
@@ -151,13 +153,94 @@ def cascade_corner_pool(x, corner="top_left", *, axes=None, channel_axis=None,
     pooled = _pooled_axes(x, axes, channel_axis)
     dirs = _directions(corner, len(pooled))
     nthreads = resolve_workers(workers)
-    dtype = _sum_dtype(x)
     total = None
-    for a, (ax, d) in enumerate(zip(pooled, dirs)):
-        inner = x
-        for bx, e in zip(pooled, dirs):
-            if bx != ax:
-                inner = np.add(inner, _running_max(x, bx, e, nthreads), dtype=dtype)
-        part = _running_max(inner, ax, d, nthreads)
-        total = part if total is None else np.add(total, part, dtype=dtype)
+    for ax, d in zip(pooled, dirs):
+        others = tuple((bx, e) for bx, e in zip(pooled, dirs) if bx != ax)
+        total = _add_part(total, x, ax, d, others, nthreads)
+    return total
+
+
+# ---- parts computed in bands ------------------------------------------------------------
+#
+# Each function here sums "parts" R_a(x + sum_b R_b(x)), R the directional running
+# maximum along one axis (corner pooling has no b terms).  A part of a large
+# input is computed in bands along another axis c, and added into the output band
+# by band, so the call allocates its output and a few bands.  If c is one of the
+# b axes, R_c runs band by band in its scan direction with a carry: the previous
+# band's edge running maximum is put in front of the band as one extra slice, so
+# the kernel performs exactly the recurrence of the whole-axis pass.
+
+_WHOLE_BYTES = 2**20      # inputs up to this size are not cut
+_BANDS = 16
+
+
+def _slab(axis, lo, hi):
+    return (slice(None),) * axis + (slice(lo, hi),)
+
+
+def _band_axis(x, a):
+    """The longest axis other than ``a``, to cut into bands; None to compute whole."""
+    if x.nbytes <= _WHOLE_BYTES or x.ndim < 2:
+        return None
+    c = max((ax for ax in range(x.ndim) if ax != a), key=lambda ax: x.shape[ax])
+    return c if x.shape[c] > 1 else None
+
+
+def _carried_running_max(xb, c, e, carry, nthreads):
+    """R_c of one band given the running maximum just beyond it; and the new carry."""
+    n = xb.shape[c]
+    if carry is not None:
+        xb = np.concatenate([xb, carry] if e > 0 else [carry, xb], axis=c)
+    r = _running_max(xb, c, e, nthreads)
+    if carry is not None:
+        r = r[_slab(c, 0, n)] if e > 0 else r[_slab(c, 1, n + 1)]
+    edge = r[_slab(c, 0, 1)] if e > 0 else r[_slab(c, n - 1, n)]
+    return r, edge.copy()
+
+
+def _part(xb, a, d, terms, nthreads, carried=None):
+    """R_a(xb + sum of R_b(xb) over ``terms``); ``carried`` computes the R_c term."""
+    s = xb
+    for b, e in terms:
+        r = carried(xb, e) if carried is not None and b == carried.axis else \
+            _running_max(xb, b, e, nthreads)
+        s = np.add(s, r, dtype=_sum_dtype(xb))
+    return _running_max(s, a, d, nthreads)
+
+
+class _Carry:
+    """R_c band by band, remembering the running maximum at the last band's edge."""
+
+    def __init__(self, axis, nthreads):
+        self.axis, self.nthreads, self.edge = axis, nthreads, None
+
+    def __call__(self, xb, e):
+        r, self.edge = _carried_running_max(xb, self.axis, e, self.edge, self.nthreads)
+        return r
+
+
+def _add_part(total, x, a, d, terms, nthreads):
+    """``total + R_a(x + sum R_b(x))`` (the part itself if ``total`` is None), in place."""
+    c = _band_axis(x, a)
+    if c is None:
+        part = _part(x, a, d, terms, nthreads)
+        return part if total is None else np.add(total, part, dtype=_sum_dtype(x))
+    if total is None:
+        total = np.empty(x.shape, _sum_dtype(x))
+        first = True
+    else:
+        first = False
+    bounds = np.linspace(0, x.shape[c], min(_BANDS, x.shape[c]) + 1).astype(np.int64)
+    bands = list(zip(bounds[:-1].tolist(), bounds[1:].tolist()))
+    e = dict(terms).get(c)
+    if e is not None and e > 0:      # R_c looks towards higher indices: scan from the end
+        bands.reverse()
+    carried = _Carry(c, nthreads) if e is not None else None
+    for lo, hi in bands:
+        where = _slab(c, lo, hi)
+        part = _part(x[where], a, d, terms, nthreads, carried)
+        if first:
+            total[where] = part
+        else:
+            np.add(total[where], part, out=total[where])
     return total
