@@ -7,6 +7,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+import ndpool.blockreduce
 from hyp import examples
 from ndpool.blockreduce import _network, block_reduce
 
@@ -241,6 +242,21 @@ def test_large_median_blocks(block):
     x[3, 4] = np.nan
     for arr in (x, np.nan_to_num(x * 10).astype(np.int32)):
         assert_same(block_reduce(arr, block, np.median), sk_block_reduce(arr, block, np.median))
+
+
+@examples(200)
+@given(images(max_ndim=4), st.booleans(), st.integers(1, 64))
+def test_median_in_bands_matches_skimage(case, trim, band_bytes):
+    """Large medians take the full blocks in bands of block rows; forced here."""
+    x, block = case
+    trimmed = x[tuple(slice(0, n - n % b) for n, b in zip(x.shape, block))]
+    mp = pytest.MonkeyPatch()
+    mp.setattr(ndpool.blockreduce, "_MEDIAN_BAND_BYTES", band_bytes)
+    try:
+        got = call(block_reduce, x, block, np.median, boundary="trim" if trim else "pad")
+    finally:
+        mp.undo()
+    assert_same(got, call(sk_block_reduce, trimmed if trim else x, block, np.median))
 
 
 # ---- keywords beyond scikit-image -------------------------------------------------------

@@ -273,17 +273,6 @@ FLOAT64_ACCUMULATOR = {"avg_pool", "sum_pool", "lp_pool", "power_mean_pool", "so
                        "global_pool", "strip_pool", "block_reduce"}
 # Over that budget today (measured peak / result), DEFECT D10 in the issue-7 report.
 KNOWN_ALLOC = {
-    "max_pool[indices]": "3.0 x (per-axis passes keep values and intp indices)",
-    "min_pool[indices]": "3.0 x (per-axis passes keep values and intp indices)",
-    "stochastic_pool[sample]": "5.0 x (float64 uniforms and intp indices per window)",
-    "mixed_pool": "8.0 x (max and avg as separate float64 arrays)",
-    "gated_pool": "10 x (float64 max, avg and gate arrays)",
-    "tree_pool": "12 x (float64 responses of every node)",
-    "corner_pool": "3.0 x (one array per direction, then their sum)",
-    "corner_pool[bottom_right]": "3.0 x (one array per direction, then their sum)",
-    "center_pool": "2.0 x (a copy of the broadcast line maxima, then the sum)",
-    "cascade_corner_pool": "4.0 x (every branch materialised)",
-    "block_reduce[median]": "15 x (the sorting network's stacked taps)",
     "adaptive_feature_pool": "8 MiB for a 100-byte result (a channels-last copy of a level)",
     "adaptive_feature_pool[sum]": "8 MiB for a 100-byte result (a channels-last copy)",
     "attention_pool": "32 MiB for a 100-byte result (a copy of the whole input)",

@@ -478,11 +478,27 @@ def _numpy_median(lo, hi, top, dtype, out):
         out[...] = m
 
 
+# The network keeps every tap of a block as an array of the output's size; above
+# this many bytes of taps, the full blocks are taken in bands (up to 64) of block rows.
+_MEDIAN_BAND_BYTES = 2**20
+
+
 def _median_blocks(x, block, shape, interior):
     """np.median of every full block; the partial ones are left for the caller."""
     y = np.empty(shape, x.dtype.newbyteorder("=") if x.dtype.kind == "f" else np.float64)
     full = x[tuple(slice(0, n - n % b) for n, b in zip(x.shape, block))]
-    _numpy_median(*_middle(full, block), x.dtype, y[interior])
+    out = y[interior]
+    taps = math.prod(block) * out.size * x.dtype.itemsize
+    axis = next((a for a, n in enumerate(out.shape) if n > 1), None)
+    if axis is None or taps <= _MEDIAN_BAND_BYTES:
+        _numpy_median(*_middle(full, block), x.dtype, out)
+        return y
+    count = min(out.shape[axis], 64, -(-taps // _MEDIAN_BAND_BYTES))
+    bounds = np.linspace(0, out.shape[axis], count + 1).astype(np.int64).tolist()
+    lead = (slice(None),) * axis
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
+        src = full[lead + (slice(lo * block[axis], hi * block[axis]),)]
+        _numpy_median(*_middle(src, block), x.dtype, out[lead + (slice(lo, hi),)])
     return y
 
 
