@@ -166,7 +166,12 @@ def test_attention_pool(dtype, data):
     want = ref.attention_pool(x, query, beta, lay["channel"], lay["pooled"], keepdims)
     xin = variant(data.draw, x)
     before = xin.copy()
-    got = attention_pool(xin, query, beta, keepdims=keepdims, **lay["kw"])
+    # positions in chunks of any size (the default keeps small inputs whole)
+    chunk = data.draw(st.sampled_from([None, 1, 40, 300]), label="chunk bytes")
+    with pytest.MonkeyPatch.context() as mp:
+        if chunk:
+            mp.setattr(second_order, "_CHUNK_BYTES", chunk)
+        got = attention_pool(xin, query, beta, keepdims=keepdims, **lay["kw"])
     np.testing.assert_array_equal(xin, before)
     # Scores are computed in the working float type (float32 for float16/32): an error
     # of a few ulps of beta * |q| |x| c in a score moves the weights by as much.

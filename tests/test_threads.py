@@ -275,7 +275,6 @@ FLOAT64_ACCUMULATOR = {"avg_pool", "sum_pool", "lp_pool", "power_mean_pool", "so
 KNOWN_ALLOC = {
     "adaptive_feature_pool": "8 MiB for a 100-byte result (a channels-last copy of a level)",
     "adaptive_feature_pool[sum]": "8 MiB for a 100-byte result (a channels-last copy)",
-    "attention_pool": "32 MiB for a 100-byte result (a copy of the whole input)",
 }
 
 

@@ -178,7 +178,11 @@ def attention_pool(x, query=None, beta=1.0, *, axes=None, channel_axis, keepdims
     ``beta`` tends to the single position that best matches the query.  The
     softmax is shifted by its maximum (stable for any magnitude).  The
     products ``q . x_p`` and the weighted sum are matrix-vector products on
-    BLAS (``np.matmul``); the softmax runs in float64.
+    BLAS (``np.matmul``); the softmax and the sum run in float64.  Positions
+    are taken in chunks of about 256 KiB (twice: first for the largest
+    score), so a call allocates little beyond its result; ``x`` itself is
+    copied (in the working float type) only when its layout cannot be viewed
+    as (batch, channel, position) or (batch, position, channel).
 
     Parameters
     ----------
@@ -237,11 +241,7 @@ def attention_pool(x, query=None, beta=1.0, *, axes=None, channel_axis, keepdims
     p_axis = 1 if layout.channels_last else 2
     if q is None:      # pairwise summation in the working type: accurate and fast
         q = xm.mean(axis=p_axis)
-    weights = _attention_weights(xm, q, beta, layout.channels_last).astype(work)
-    if layout.channels_last:
-        pooled = np.matmul(weights[:, None, :], xm)[:, 0, :]
-    else:
-        pooled = np.matmul(xm, weights[:, :, None])[:, :, 0]
+    pooled = _attend(xm, q, beta, layout.channels_last)
     # (B, C) -> the kept axes in array order
     inter = layout.batch + [layout.channel]
     res = pooled.reshape(tuple(x.shape[a] for a in inter))
@@ -251,36 +251,77 @@ def attention_pool(x, query=None, beta=1.0, *, axes=None, channel_axis, keepdims
     return np.ascontiguousarray(res, dtype=result)
 
 
-def _attention_weights(xm, q, beta, channels_last):
-    """softmax_p(beta q . x_p) per sample (B, P), in float64, for any magnitude.
+# Positions are taken in chunks of about this many bytes (of float64 per position
+# across the samples), so the temporaries stay small for any input.
+_CHUNK_BYTES = 2**18
 
-    The scores are computed on x and q divided by their largest magnitudes (per
-    sample), so no product overflows; the scale f = beta |q|max |x|max multiplies
-    the shifted scores, which are <= 0.  A scale that overflows is the beta -> inf
-    limit: equal weights on the best-matching positions.  Infinite or NaN inputs
-    give NaN (documented), without warnings.
+
+def _attend(xm, q, beta, channels_last):
+    """``sum_p softmax_p(beta q . x_p) x_p`` per sample, (B, C) float64, for any magnitude.
+
+    x and q are divided by powers of two at least their largest magnitudes (per
+    sample; exact), so no product overflows; the scale f = beta |q|max |x|max
+    multiplies the shifted scores, which are <= 0.  A scale that overflows is
+    the beta -> inf limit: equal weights on the best-matching positions.  The
+    positions are taken in chunks, twice: for the largest score, then for the
+    weights and the weighted sum of the scaled vectors (at most P in magnitude),
+    which is divided by the weights' sum and scaled back.  Infinite or NaN
+    inputs give NaN (documented), without warnings.
     """
+    nb, npos = len(xm), xm.shape[1 if channels_last else 2]
+    per_position = 8 * max(xm.size // max(npos, 1), 1)
+    step = max(1, min(npos, _CHUNK_BYTES // per_position))
+    chunks = [(p0, min(p0 + step, npos)) for p0 in range(0, npos, step)]
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-        xa = np.abs(xm).max(axis=(1, 2)).astype(np.float64) if xm.size else np.ones(len(xm))
-        qa = np.abs(q).max(axis=1).astype(np.float64) if q.size else np.ones(len(q))
-        xa[xa == 0] = 1.0
-        qa[qa == 0] = 1.0
-        xs = xm / xa.astype(xm.dtype)[:, None, None]
+        xa = _pow2_bound(np.maximum(xm.max(axis=(1, 2)), -xm.min(axis=(1, 2)))
+                         if xm.size else np.ones(nb), xm.dtype)
+        qa = _pow2_bound(np.abs(q).max(axis=1) if q.size else np.ones(len(q)), q.dtype)
         qs = q / qa.astype(q.dtype)[:, None]
-        if channels_last:     # scores (B, P): one matrix-vector product per sample
-            s = np.matmul(xs, qs[:, :, None])[:, :, 0]
-        else:
-            s = np.matmul(qs[:, None, :], xs)[:, 0, :]
-        s = s.astype(np.float64)
-        s -= s.max(axis=1, keepdims=True)
+        scale = xa.astype(xm.dtype)
+
+        def scaled(p0, p1):
+            part = xm[:, p0:p1] if channels_last else xm[:, :, p0:p1]
+            xs = part / (scale[:, None, None])
+            if channels_last:       # scores (B, P): one matrix-vector product per sample
+                s = np.matmul(xs, qs[:, :, None])[:, :, 0]
+            else:
+                s = np.matmul(qs[:, None, :], xs)[:, 0, :]
+            return xs, s.astype(np.float64)
+
+        top = np.full(nb, -np.inf)
+        for p0, p1 in chunks:
+            top = np.maximum(top, scaled(p0, p1)[1].max(axis=1))
         f = beta * qa * xa
         hard = np.isinf(f)
-        s[~hard] *= f[~hard, None]
-        np.exp(s, out=s)
-        if hard.any():        # beta q.x overflows: only the best matches keep weight
-            s[hard] = s[hard] == 1.0
-        s /= s.sum(axis=1, keepdims=True)
-    return s
+        total = np.zeros(nb)
+        acc = np.zeros((nb, xm.shape[2 if channels_last else 1]))
+        for p0, p1 in chunks:
+            xs, s = scaled(p0, p1)
+            s -= top[:, None]
+            s[~hard] *= f[~hard, None]
+            np.exp(s, out=s)
+            if hard.any():        # beta q.x overflows: only the best matches keep weight
+                s[hard] = s[hard] == 1.0
+            total += s.sum(axis=1)
+            xs = xs.astype(np.float64, copy=False)
+            if channels_last:
+                acc += np.matmul(s[:, None, :], xs)[:, 0, :]
+            else:
+                acc += np.matmul(xs, s[:, :, None])[:, :, 0]
+        return acc / total[:, None] * xa[:, None]
+
+
+def _pow2_bound(a, dtype):
+    """A power of two >= ``a / 2`` in ``dtype`` (float64 array; 1 for 0, inf and NaN kept).
+
+    The least power of two >= a, or the largest power of two of the dtype when
+    that is larger than the dtype can hold.
+    """
+    a = np.asarray(a, np.float64)
+    mant, expo = np.frexp(a)            # a = mant * 2**expo, 0.5 <= mant < 1
+    expo = np.minimum(expo - (mant == 0.5), np.finfo(dtype).maxexp - 1)
+    bound = np.ldexp(np.ones_like(a), expo)
+    return np.where(a == 0, 1.0, np.where(np.isfinite(a), bound, a))
 
 
 def _query(query, x, layout, kept, out_shape, work):
