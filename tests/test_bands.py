@@ -123,3 +123,97 @@ def test_banding_really_cuts(monkeypatch):
     seen.clear()
     ndpool.mixed_pool(np.zeros((5, 40, 6)), 0.5, 2, axes=(1, 2))
     assert [s[0] for s in seen] == [1] * 5
+
+
+# ---- lazy plans: axes of many outputs keep no tables and always run in bands --------------
+
+def _lazy(mp, outputs, band):
+    from ndpool import _planning
+    mp.setattr(_planning, "LAZY_OUTPUTS", outputs)
+    mp.setattr(_bands, "LAZY_BAND", band)
+    _planning._plan_axis.cache_clear()
+
+
+def _window_calls(kernel):
+    calls = dict(_calls(kernel))
+    calls.update({
+        "max": lambda x, **w: ndpool.max_pool(x, kernel, **w),
+        "avg": lambda x, **w: ndpool.avg_pool(x, kernel, **w),
+        "avg_no_pad": lambda x, **w: ndpool.avg_pool(x, kernel, count_include_pad=False, **w),
+        "avg_divisor": lambda x, **w: ndpool.avg_pool(x, kernel, divisor_override=3, **w),
+        "sum": lambda x, **w: ndpool.sum_pool(x, kernel, **w),
+        "lp": lambda x, **w: ndpool.lp_pool(x, 2.0, kernel, **w),
+        "power_mean": lambda x, **w: ndpool.power_mean_pool(x, 2.5, kernel, **w),
+        "softpool": lambda x, **w: ndpool.softpool(x, kernel, **w),
+        "lse": lambda x, **w: ndpool.lse_pool(x, 1.5, kernel, **w),
+        "median": lambda x, **w: ndpool.median_pool(x, kernel, **w),
+        "expectation": lambda x, **w: ndpool.stochastic_pool(x, kernel, mode="expectation",
+                                                             **w),
+    })
+    return calls
+
+
+@examples(60)
+@given(data=st.data())
+def test_lazy_plans_give_the_eager_result(data):
+    """Every window method on an axis planned lazily (tables per band, computed from
+    the parameters) returns the bytes of the eagerly planned call."""
+    from ndpool import _planning
+    ndim = data.draw(st.integers(1, 3), label="ndim")
+    shape = tuple(data.draw(st.integers(1, 30 if ndim == 1 else 9)) for _ in range(ndim))
+    k = data.draw(st.integers(1, ndim), label="pooled")
+    kernel = tuple(data.draw(st.integers(1, 3)) for _ in range(k))
+    kw = dict(stride=tuple(data.draw(st.integers(1, 3)) for _ in range(k)),
+              padding=tuple(data.draw(st.integers(0, kk // 2)) for kk in kernel),
+              ceil_mode=data.draw(st.booleans()))
+    name = data.draw(st.sampled_from(sorted(_window_calls(kernel))), label="method")
+    if name not in ("gated", "tree"):
+        kw["dilation"] = data.draw(st.integers(1, 3))
+    dtype = data.draw(st.sampled_from([np.float32, np.float64, np.int16, np.uint8]))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    x = np.abs(rng.standard_normal(shape) * 9).astype(dtype)
+    if dtype in (np.float32, np.float64):
+        x[rng.random(shape) < 0.05] = np.nan
+    fn = _window_calls(kernel)[name]
+    _planning._plan_axis.cache_clear()
+    try:
+        whole = fn(x, **kw)
+    except ValueError:            # the window does not fit this shape
+        return
+    mp = pytest.MonkeyPatch()
+    try:
+        _lazy(mp, data.draw(st.integers(0, 4), label="lazy above"),
+              data.draw(st.integers(1, 5), label="band outputs"))
+        banded = fn(x, **kw)
+    finally:
+        mp.undo()
+        _planning._plan_axis.cache_clear()
+    assert as_bytes(banded) == as_bytes(whole)
+
+
+@pytest.mark.parametrize("n, kernel, stride, padding, dilation, ceil", [
+    (50, 3, 1, 1, 1, False), (50, 4, 3, 2, 5, True), (7, 3, 1, 1, 4, True),
+    (40, 5, 2, 2, 9, True), (1000, 64, 1, 32, 2, False), (33, 2, 5, 1, 30, True),
+    (1, 2, 1, 1, 2, False), (1, 2, 3, 1, 4, True)])       # the last two: an empty window
+def test_lazy_plan_tables_and_empty_windows(monkeypatch, n, kernel, stride, padding,
+                                            dilation, ceil):
+    """A lazy plan computes the eager tables (any range of them) and finds its empty
+    windows from the edges alone."""
+    from ndpool import _planning
+    try:
+        eager = _planning._plan_axis(n, kernel, stride, padding, dilation, ceil, 0)
+    except ValueError:
+        return
+    monkeypatch.setattr(_planning, "LAZY_OUTPUTS", 0)
+    _planning._plan_axis.cache_clear()
+    try:
+        lazy = _planning._plan_axis(n, kernel, stride, padding, dilation, ceil, 0, True)
+    finally:
+        _planning._plan_axis.cache_clear()
+    assert lazy.lazy and not eager.lazy and lazy.out == eager.out
+    assert lazy.has_empty == eager.has_empty == bool((eager.count == 0).any())
+    for name in ("start", "count", "padded", "skip"):
+        np.testing.assert_array_equal(getattr(lazy, name), getattr(eager, name))
+    o0, o1 = lazy.out // 3, 2 * lazy.out // 3 + 1
+    for a, b in zip(lazy.windows(o0, o1), eager.windows(o0, o1)):
+        np.testing.assert_array_equal(a, b)

@@ -6,9 +6,9 @@ array of shape (R, W) = (2**15 + 2, 2**16 + 4); a few values are planted in its
 last rows, whose elements have flat indices above (R - 1) W > 2**31 - 1, and
 found again.
 
-The axes are kept moderate on purpose: a pooled axis costs its plan 32 bytes
-per output position (start, count, divisor and skip tables), so one axis of
-2**30 outputs would need 32 GiB of tables (DEFECT D12 of the issue-7 report).
+A second input is one axis of 2**31 + 6 elements: its plan is lazy (tables
+would cost 32 bytes per output position, 32 GiB here; DEFECT D12 of the
+issue-7 report) and the calls run in bands of 2**16 outputs.
 """
 import numpy as np
 import pytest
@@ -74,3 +74,15 @@ def test_median_pool(big):
     assert y[-1, -1] == 75                           # taps 100, 200, 50, 0: (50 + 100) // 2
     assert y[-1, (W - 12) // 2] == 3                 # taps 0, 0, 7, 7: (0 + 7) // 2
     assert np.count_nonzero(y) == 2
+
+
+def test_one_long_axis():
+    n = 2**31 + 6
+    x = np.zeros(n, np.uint8)
+    x[n - 1], x[n - 4], x[n - 3], x[3] = 5, 9, 7, 1
+    y = ndpool.max_pool(x, 2)
+    assert y.shape == (n // 2,) and (y[-1], y[-2], y[1]) == (5, 9, 1)
+    assert np.count_nonzero(y) == 3
+    del y
+    m = ndpool.median_pool(x, 2)                  # (0 + 5) // 2, (9 + 7) // 2, (0 + 1) // 2
+    assert (m[-1], m[-2], m[1]) == (2, 8, 0) and np.count_nonzero(m) == 2

@@ -310,3 +310,30 @@ def test_large_call_allocates_about_its_output(row):
     assert peak <= allowed, (f"{row.id}: peak {peak / 2**20:.1f} MiB for a "
                              f"{out / 2**20:.1f} MiB result ({peak / max(out, 1):.2f} x; "
                              f"allowed {factor} x + 1 MiB); input {x.nbytes / 2**20:.0f} MiB")
+
+
+@no_asan
+@pytest.mark.parametrize("method", ["max_pool", "avg_pool", "sum_pool", "lp_pool",
+                                    "median_pool", "softpool", "max_pool[indices]"])
+def test_long_axis_allocates_about_its_output(method):
+    """One axis of 2**22 outputs: its plan keeps no tables (they would take 128 MiB,
+    8 x the result) and the call runs in bands of 2**16 outputs."""
+    from ndpool import _planning
+    x = data((2**23 + 3,), np.float32, special=False)
+    name, _, variant = method.partition("[")
+    func = getattr(ndpool, name)
+    args = (x, 2.0, 2) if name == "lp_pool" else (x, 2)
+    kw = {"return_indices": True} if variant else {}
+    assert _planning.plan_axis(x.size, 2, 2, 0, 1, False, axis=0, lazy=True).lazy
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        result = func(*args, **kw)
+        peak = tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+    out = _nbytes(result)
+    factor = 3.5 if name in FLOAT64_ACCUMULATOR else 1.5
+    assert peak <= factor * out + 4 * 2**20, (f"{method}: peak {peak / 2**20:.1f} MiB for "
+                                              f"a {out / 2**20:.1f} MiB result")

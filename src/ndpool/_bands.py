@@ -100,17 +100,7 @@ def axis_layout(plan, chunks):
 
 def local_plan(plan, layout, k):
     """The plan of output chunk k, in the coordinates of its slab."""
-    from ._planning import AxisPlan
-    lo, hi = layout.slab(k)
-    o0, o1 = layout.outputs(k)
-    count = plan.count[o0:o1]
-    start = np.where(count > 0, plan.start[o0:o1] - lo, 0).astype(np.intp)
-    before = plan.before + lo - o0 * plan.stride if plan.stride else 0
-    last = k == len(layout.ins) - 1
-    return AxisPlan(hi - lo, o1 - o0, plan.kernel, plan.stride, plan.dilation, before,
-                    plan.after if last else 0, start, np.ascontiguousarray(count),
-                    np.ascontiguousarray(plan.padded[o0:o1]),
-                    np.ascontiguousarray(plan.skip[o0:o1]))
+    return plan.part(*layout.outputs(k), *layout.slab(k))[2]
 
 
 # ---- the cores, per public function ------------------------------------------------------
@@ -177,24 +167,39 @@ WHOLE_BYTES = 2**22
 #: The target output of one band (8 bytes per element), and the most bands a call gets.
 BAND_BYTES = 2**18
 MAX_BANDS = 64
+#: Along an axis whose plan is lazy (ndpool._planning.LAZY_OUTPUTS), a band's
+#: tables cover at most this many outputs (2 MiB of tables).
+LAZY_BAND = 2**16
+
+
+def is_long(spec):
+    """Whether a pooled axis has a lazy plan, so the call must run in bands."""
+    return any(plan.lazy for plan in spec.plans)
 
 
 def run(name, spec, nthreads, p, rng=None):
     """``run_core(name, ...)`` band by band; the same result as one whole call.
 
     ``rng`` (a Generator) draws ``stochastic_pool``'s uniforms, one float64
-    per output element in C order: band by band, in band order, which is the
-    same sequence as one draw of the whole output (bands split the first axis
-    whose output is longer than 1, so each band is a contiguous run of it).
+    per output element in C order.  Bands of the first axis whose output is
+    longer than 1 are contiguous runs of that order, so they draw their own
+    uniforms in band order: the same sequence as one draw of the whole output.
+    Bands of a later axis (a lazy plan's) take theirs from one whole draw.
     """
     sample = name == "stochastic_pool" and p["mode"] == "sample"
     out_shape = spec.out_shape
-    bands = _cut(spec, p, out_shape)
-    if bands is None:
+    cut = _cut(name, spec, p, out_shape)
+    if cut is None:
         return run_core(name, spec, nthreads, p, rng.random(out_shape) if sample else None)
+    axis, bands = cut
+    whole_u = None
+    if sample and any(m > 1 for m in out_shape[:axis]):
+        whole_u = rng.random(out_shape)
     results = None
     for band, where, indexing in bands:
-        u = rng.random(band.out_shape) if sample else None
+        u = None
+        if sample:
+            u = rng.random(band.out_shape) if whole_u is None else whole_u[where]
         parts = run_core(name, band, nthreads, p, u)
         parts = parts if isinstance(parts, tuple) else (parts,)
         if results is None:
@@ -206,10 +211,23 @@ def run(name, spec, nthreads, p, rng=None):
     return results if len(results) > 1 else results[0]
 
 
-def _cut(spec, p, out_shape):
-    """Yield (band spec, output slice, index conversion or None), or None: run whole."""
+# The cores whose temporaries are several times their output: cut for memory too.
+_MEMORY_BANDED = ("max_pool", "min_pool", "stochastic_pool", "mixed_pool", "gated_pool",
+                  "tree_pool")
+
+
+def _cut(name, spec, p, out_shape):
+    """(axis, bands) or None (run whole); bands yield (spec, output slice, indexing)."""
     size = math.prod(out_shape)
-    if size * 8 <= WHOLE_BYTES or spec.x.size == 0:
+    if size == 0 or spec.x.size == 0:
+        return None
+    lazy = [i for i, plan in enumerate(spec.plans) if plan.lazy]
+    if lazy:
+        i = lazy[0]
+        axis, m = spec.axes[i], spec.plans[i].out
+        count = max(-(-m // LAZY_BAND), min(m, MAX_BANDS, -(-size * 8 // BAND_BYTES)))
+        return axis, _pooled_bands(spec, axis, count)
+    if name not in _MEMORY_BANDED or size * 8 <= WHOLE_BYTES:
         return None
     per_channel = np.ndim(p.get("alpha", 0)) > 0     # mixed_pool's alpha per channel
     axis = next((ax for ax, m in enumerate(out_shape)
@@ -220,8 +238,8 @@ def _cut(spec, p, out_shape):
     if count < 2:
         return None
     if axis in spec.axes:
-        return _pooled_bands(spec, axis, count)
-    return _plain_bands(spec, axis, count)
+        return axis, _pooled_bands(spec, axis, count)
+    return axis, _plain_bands(spec, axis, count)
 
 
 def _slice(axis, lo, hi):
@@ -239,19 +257,19 @@ def _plain_bands(spec, axis, count):
 
 
 def _pooled_bands(spec, axis, count):
-    """Bands along a pooled axis: slabs of its input, each with its share of the windows."""
+    """Bands of the outputs of a pooled axis, each on the input slab its windows read."""
     from ._spec import WindowSpec
     i = spec.axes.index(axis)
     plan = spec.plans[i]
-    bounds = np.linspace(0, plan.n, count + 1).astype(np.int64)
-    layout = axis_layout(plan, np.diff(bounds).tolist())
+    bounds = np.linspace(0, plan.out, count + 1).astype(np.int64).tolist()
     global_ns = [pl.n for pl in spec.plans]
-    for k in range(len(layout.ins)):
-        lo, hi = layout.slab(k)
+    for o0, o1 in zip(bounds[:-1], bounds[1:]):
+        if o1 == o0:
+            continue
+        lo, hi, local = plan.part(o0, o1)
         plans = list(spec.plans)
-        plans[i] = local_plan(plan, layout, k)
-        band = WindowSpec.from_plans(spec.x[_slice(axis, lo, hi)], spec.axes,
-                                     plans, spec.channel_axis)
+        plans[i] = local
+        band = WindowSpec.from_plans(spec.x[_slice(axis, lo, hi)], spec.axes, plans,
+                                     spec.channel_axis)
         offsets = [lo if j == i else 0 for j in range(len(plans))]
-        yield (band, _slice(axis, *layout.outputs(k)),
-               ([pl.n for pl in plans], offsets, global_ns))
+        yield band, _slice(axis, o0, o1), ([pl.n for pl in plans], offsets, global_ns)

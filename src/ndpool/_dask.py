@@ -180,7 +180,7 @@ def _replan(recipe):
         _, n, out, ax = recipe
         return plan_bins(n, out, axis=ax)
     _, n, k, s, p, d, ceil, ax = recipe
-    return plan_axis(n, k, s, p, d, ceil, axis=ax)
+    return plan_axis(n, k, s, p, d, ceil, axis=ax, lazy=True)   # tasks take parts
 
 
 @dataclass(frozen=True)
@@ -278,7 +278,7 @@ def _probe(job, spec, x, p):
         if ax in spec.axes:
             plan = spec.plans[spec.axes.index(ax)]
             m = min(plan.out, 1)
-            end = int(ends(plan)[0]) if m else 0
+            end = int(ends(plan.part(0, 1, 0, plan.n)[2])[0]) if m else 0
             lay = AxisLayout((0,), (0,), max(end, 1) if plan.n else 0, m, 0)
             plans.append(_probe_plan(plan, lay, m))
             shape.append(lay.n)
@@ -296,12 +296,7 @@ def _probe(job, spec, x, p):
 
 
 def _probe_plan(plan, lay, m):
-    from ._planning import AxisPlan
-    count = plan.count[:m]
-    start = np.where(count > 0, plan.start[:m], 0).astype(np.intp)
-    return AxisPlan(lay.n, m, plan.kernel, plan.stride, plan.dilation, plan.before, 0,
-                    start, np.ascontiguousarray(count), np.ascontiguousarray(plan.padded[:m]),
-                    np.ascontiguousarray(plan.skip[:m]))
+    return plan.part(0, m, 0, lay.n)[2]
 
 
 def _window(name, x, params):
@@ -323,7 +318,9 @@ def _window(name, x, params):
     if spec.channel_axis is not None and np.ndim(p.get("alpha", 0)) > 0:
         x = x.rechunk({spec.channel_axis: -1})   # one alpha per channel: whole channel axis
     sample = name == "stochastic_pool" and p["mode"] == "sample"
-    layouts = [axis_layout(plan, x.chunks[ax]) for ax, plan in zip(spec.axes, spec.plans)]
+    # The layout reads whole tables: built once here, on the client.
+    layouts = [axis_layout(plan.eager(), x.chunks[ax])
+               for ax, plan in zip(spec.axes, spec.plans)]
     job = _WindowJob(name, tuple(spec.axes),
                      tuple(_planner(spec, i) for i in range(len(spec.axes))),
                      tuple(layouts), spec.channel_axis, tuple(sorted(p.items())),

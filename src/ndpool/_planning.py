@@ -31,23 +31,99 @@ _INT64_SAFE = 2**62
 MAX_SIZE = 2**63 - 1
 
 
+# A plan of more output positions than this keeps no tables: they cost 32 bytes
+# per position (an axis of 2**28 outputs would need 8 GiB), so they are computed
+# for the range of outputs a band of the call needs (``windows``, ``part``), and
+# the call runs in bands (ndpool._bands).
+LAZY_OUTPUTS = 2**20
+
+
 @dataclass(frozen=True)
 class AxisPlan:
     n: int              # input length along the axis
     out: int            # output length
     kernel: int
-    stride: int
+    stride: int         # 0 for irregular windows (adaptive bins, fractional, intervals)
     dilation: int
     before: int         # padding before the first element
     after: int          # padding after the last element
-    start: np.ndarray   # (out,) intp, first valid tap
-    count: np.ndarray   # (out,) intp, number of valid taps
-    padded: np.ndarray  # (out,) float64, taps inside the padded extent
-    skip: np.ndarray    # (out,) intp, kernel taps clipped before the first valid one
+    # (start, count, padded, skip), each (out,) or (planes, out); None: a regular
+    # grid whose tables are computed on demand (lazy), never stored.
+    tables: tuple = None
+
+    @property
+    def lazy(self):
+        return self.tables is None
+
+    @property
+    def start(self):    # (out,) intp, first valid tap
+        return self._tables()[0]
+
+    @property
+    def count(self):    # (out,) intp, number of valid taps
+        return self._tables()[1]
+
+    @property
+    def padded(self):   # (out,) float64, taps inside the padded extent
+        return self._tables()[2]
+
+    @property
+    def skip(self):     # (out,) intp, kernel taps clipped before the first valid one
+        return self._tables()[3]
+
+    def _tables(self):
+        return self.tables if self.tables is not None else self.windows(0, self.out)
+
+    def eager(self):
+        """This plan with its tables (computed once, if it is lazy)."""
+        if self.tables is not None:
+            return self
+        return AxisPlan(self.n, self.out, self.kernel, self.stride, self.dilation,
+                        self.before, self.after, self.windows(0, self.out))
+
+    def windows(self, o0, o1):
+        """(start, count, padded, skip) of the outputs ``[o0, o1)``."""
+        if self.tables is not None:
+            return tuple(t[..., o0:o1] for t in self.tables)
+        return _windows(self.n, o0, o1, self.kernel, self.stride, self.dilation,
+                        self.before, self.after)
+
+    def part(self, o0, o1, lo=None, hi=None):
+        """(lo, hi, plan): the outputs ``[o0, o1)`` planned on the input slab ``[lo, hi)``.
+
+        The slab defaults to the one their valid taps span.  Starts are shifted
+        to the slab and ``before`` re-based, so evenly spaced windows stay evenly
+        spaced; divisors and skipped taps are the whole plan's.
+        """
+        start, count, padded, skip = self.windows(o0, o1)
+        valid = count > 0
+        if lo is None:
+            if valid.any():
+                lo = int(start[valid].min())
+                hi = int((start + (count - 1) * self.dilation + 1)[valid].max())
+            else:               # only empty windows: any one-element slab will do
+                lo, hi = 0, min(self.n, 1)
+        start = np.where(valid, start - lo, 0).astype(np.intp)
+        before = self.before + lo - o0 * self.stride if self.stride else 0
+        tables = (start, *(np.ascontiguousarray(t) for t in (count, padded, skip)))
+        return lo, hi, AxisPlan(hi - lo, o1 - o0, self.kernel, self.stride, self.dilation,
+                                before, self.after if o1 == self.out else 0, tables)
 
     @property
     def has_empty(self):
-        return bool(self.out and self.count.min() == 0)
+        """Whether some window holds no element (dilated, entirely in the padding)."""
+        if not self.out:
+            return False
+        if self.tables is not None:
+            return bool(self.count.min() == 0)
+        # Only windows reaching into the padding can be empty: the first ones whose
+        # first tap is < 0, the last ones whose last tap is >= n.
+        eff = self.dilation * (self.kernel - 1) + 1
+        left = min(self.out, -(-self.before // self.stride))
+        right = max(left, min(self.out, (self.n - eff + self.before) // self.stride + 1))
+        step = 2**16
+        return any(bool((self.windows(o, min(o + step, b))[1] == 0).any())
+                   for a, b in ((0, left), (right, self.out)) for o in range(a, b, step))
 
 
 def as_size(value, name, *, minimum=1):
@@ -117,20 +193,22 @@ def output_length(n, kernel, stride, padding, dilation, ceil_mode, *, name="x"):
     return out
 
 
-def plan_axis(n, kernel, stride, padding, dilation, ceil_mode, *, axis):
+def plan_axis(n, kernel, stride, padding, dilation, ceil_mode, *, axis, lazy=False):
     """Plan the windows of one axis of length ``n`` (cached: plans are immutable).
 
     ``padding`` is an int (both sides, PyTorch's limit ``padding <= kernel // 2``),
     "valid" (0) or "same" (TensorFlow: ``out = ceil(n / stride)``, the odd padding
-    element after).  ``axis`` only names the axis in error messages.
+    element after).  ``axis`` only names the axis in error messages.  With
+    ``lazy``, a plan of more than LAZY_OUTPUTS windows keeps no tables: for
+    callers that run in bands (``AxisPlan.part``), never reading whole tables.
     """
-    return _plan_axis(n, kernel, stride, padding, dilation, bool(ceil_mode), axis)
+    return _plan_axis(n, kernel, stride, padding, dilation, bool(ceil_mode), axis, lazy)
 
 
 # Planning costs ~15 us of small-array NumPy work per axis, which dominated
 # calls on small inputs; a loop pooling same-shaped arrays plans once.
 @functools.lru_cache(maxsize=512)
-def _plan_axis(n, kernel, stride, padding, dilation, ceil_mode, axis):
+def _plan_axis(n, kernel, stride, padding, dilation, ceil_mode, axis, lazy=False):
     eff = dilation * (kernel - 1) + 1
     if padding == "same":
         if ceil_mode:
@@ -157,15 +235,19 @@ def _plan_axis(n, kernel, stride, padding, dilation, ceil_mode, axis):
         # An empty axis pools to an empty axis (PyTorch rejects it; NumPy users
         # expect empty in, empty out).
         out = 0
-    start, count, padded, skip = _windows(n, out, kernel, stride, dilation, before, after)
-    return AxisPlan(n, out, kernel, stride, dilation, before, after, start, count, padded,
-                    skip)
+    if lazy and out > LAZY_OUTPUTS:
+        return AxisPlan(n, out, kernel, stride, dilation, before, after)
+    tables = _windows(n, 0, out, kernel, stride, dilation, before, after)
+    for a in tables:
+        a.flags.writeable = False   # shared by every call that hits the cache
+    return AxisPlan(n, out, kernel, stride, dilation, before, after, tables)
 
 
-def _windows(n, out, kernel, stride, dilation, before, after):
-    big = max(n, kernel * dilation, out * stride, before, after) >= _INT64_SAFE
+def _windows(n, o0, o1, kernel, stride, dilation, before, after):
+    """(start, count, padded, skip) of the windows ``o0 <= o < o1`` of a regular grid."""
+    big = max(n, kernel * dilation, o1 * stride, before, after) >= _INT64_SAFE
     dt = object if big else np.int64
-    lo = np.arange(out, dtype=np.int64).astype(dt) * stride - before   # raw first tap
+    lo = np.arange(o0, o1, dtype=np.int64).astype(dt) * stride - before   # raw first tap
     d = dilation
     first = np.maximum(0, (-lo + d - 1) // d)                # first tap at >= 0
     last = np.minimum(kernel, (n - 1 - lo) // d + 1)         # one past the last tap < n
@@ -173,19 +255,16 @@ def _windows(n, out, kernel, stride, dilation, before, after):
     start = np.where(count > 0, lo + first * d, 0)
     padded = np.minimum(kernel, (n + after - 1 - lo) // d + 1)
     skip = np.where(count > 0, first, 0)
-    arrays = (start.astype(np.intp), count.astype(np.intp), padded.astype(np.float64),
-              skip.astype(np.intp))
-    for a in arrays:
-        a.flags.writeable = False   # shared by every call that hits the cache
-    return arrays
+    return (start.astype(np.intp), count.astype(np.intp), padded.astype(np.float64),
+            skip.astype(np.intp))
 
 
-def plan_axes(shape, axes, kernel_size, stride, padding, dilation, ceil_mode):
+def plan_axes(shape, axes, kernel_size, stride, padding, dilation, ceil_mode, *, lazy=False):
     """Validate per-axis parameters and plan every pooled axis.
 
     ``kernel_size`` etc. are already tuples with one entry per pooled axis.
     """
-    return [plan_axis(shape[ax], k, s, p, d, ceil_mode, axis=ax)
+    return [plan_axis(shape[ax], k, s, p, d, ceil_mode, axis=ax, lazy=lazy)
             for ax, k, s, p, d in zip(axes, kernel_size, stride, padding, dilation)]
 
 
@@ -197,14 +276,11 @@ def plan_intervals(n, start, count):
     """
     start = np.asarray(start, np.intp)
     count = np.asarray(count, np.intp)
-    for a in (start, count):
-        a.flags.writeable = False
     kernel = int(count.max()) if len(count) else 1
-    skip = np.zeros(len(count), np.intp)
-    skip.flags.writeable = False
-    padded = count.astype(np.float64)
-    padded.flags.writeable = False
-    return AxisPlan(n, len(count), kernel, 0, 1, 0, 0, start, count, padded, skip)
+    tables = (start, count, count.astype(np.float64), np.zeros(len(count), np.intp))
+    for a in tables:
+        a.flags.writeable = False
+    return AxisPlan(n, len(count), kernel, 0, 1, 0, 0, tables)
 
 
 @functools.lru_cache(maxsize=512)

@@ -40,9 +40,11 @@ class WindowSpec:
         self.padding = sizes["padding"]
         self.dilation = sizes["dilation"]
         self.ceil_mode = bool(ceil_mode)
+        # Lazy plans for axes of very many windows: every window function runs
+        # them in bands (ndpool._bands.run), each band with its own tables.
         self.plans = plan_axes(self.x.shape, self.axes, sizes["kernel_size"],
                                sizes["stride"], sizes["padding"], sizes["dilation"],
-                               bool(ceil_mode))
+                               bool(ceil_mode), lazy=True)
 
     @classmethod
     def from_plans(cls, x, axes, plans, channel_axis=None):

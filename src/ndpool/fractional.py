@@ -190,8 +190,8 @@ def _torch_plans(x, pooled, order, kernel_size, sizes, samples, rng):
     for i, (ax, kk, out) in enumerate(zip(pooled, kernel, sizes)):
         start = _torch_starts(u[:, i], x.shape[ax], out, kk, ftype)
         count = np.full_like(start, kk)
-        plans.append(AxisPlan(x.shape[ax], out, kk, 0, 1, 0, 0, start, count,
-                              count.astype(np.float64), np.zeros_like(start)))
+        plans.append(AxisPlan(x.shape[ax], out, kk, 0, 1, 0, 0,
+                              (start, count, count.astype(np.float64), np.zeros_like(start))))
     moved = list(range(x.ndim - k, x.ndim))
     return plans, moved
 

@@ -37,7 +37,7 @@ def median_pool(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fa
     """
     spec = WindowSpec(x, kernel_size, stride, padding, dilation, ceil_mode, axes, channel_axis)
     out = check_out(out, spec.out_shape, spec.x.dtype.newbyteorder("="))
-    return deliver(_median(spec, resolve_workers(workers)), out)
+    return deliver(_bands.run("median_pool", spec, resolve_workers(workers), {}), out)
 
 
 def _median(spec, nthreads):

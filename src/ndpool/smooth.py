@@ -12,13 +12,12 @@ dtype (computed in float64), bool and integer input gives float64.
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 
 import numpy as np
 
 from ._dask import dask_aware
-from . import _engine, _gather
+from . import _bands, _engine, _gather
 from ._dtypes import mean_dtype
 from ._params import positive_real
 from ._spec import WindowSpec, check_out, deliver
@@ -65,7 +64,7 @@ def lp_pool(x, p, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     array([[5.]])
     """
     spec = WindowSpec(x, kernel_size, stride, padding, dilation, ceil_mode, axes, channel_axis)
-    return _finish(_lp(spec, resolve_workers(workers), p), spec, out)
+    return _finish(_bands.run("lp_pool", spec, resolve_workers(workers), {"p": p}), spec, out)
 
 
 def _lp(spec, nthreads, p):
@@ -146,15 +145,10 @@ def _row_slabs(shape, axes, plans, budget):
     if math.prod(shape) <= budget or plan.has_empty or plan.out <= 1:
         yield (0, shape[a]), (0, plan.out), plans
         return
-    start, stop = plan.start, plan.start + (plan.count - 1) * plan.dilation + 1
     step = max(1, budget // max(per_row * max(plan.stride, 1), 1))
     for o0 in range(0, plan.out, step):
         o1 = min(o0 + step, plan.out)
-        lo, hi = int(start[o0:o1].min()), int(stop[o0:o1].max())
-        cut = dataclasses.replace(plan, n=hi - lo, out=o1 - o0, start=start[o0:o1] - lo,
-                                  count=plan.count[o0:o1], padded=plan.padded[o0:o1],
-                                  skip=plan.skip[o0:o1],
-                                  before=plan.before + lo - o0 * plan.stride)
+        lo, hi, cut = plan.part(o0, o1)
         yield (lo, hi), (o0, o1), [cut] + list(plans[1:])
 
 
@@ -245,7 +239,8 @@ def power_mean_pool(x, p, kernel_size, stride=None, padding=0, dilation=1,
     array([[3.1748021]])
     """
     spec = WindowSpec(x, kernel_size, stride, padding, dilation, ceil_mode, axes, channel_axis)
-    return _finish(_power_mean(spec, resolve_workers(workers), p, eps), spec, out)
+    return _finish(_bands.run("power_mean_pool", spec, resolve_workers(workers),
+                              {"p": p, "eps": eps}), spec, out)
 
 
 def _power_mean(spec, nthreads, p, eps=None):
@@ -334,7 +329,7 @@ def softpool(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False
     array([[1000.]])
     """
     spec = WindowSpec(x, kernel_size, stride, padding, dilation, ceil_mode, axes, channel_axis)
-    return _finish(_softpool(spec, resolve_workers(workers)), spec, out)
+    return _finish(_bands.run("softpool", spec, resolve_workers(workers), {}), spec, out)
 
 
 @dask_aware
@@ -362,4 +357,4 @@ def lse_pool(x, r, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fa
     (array([2.]), array([3.]))
     """
     spec = WindowSpec(x, kernel_size, stride, padding, dilation, ceil_mode, axes, channel_axis)
-    return _finish(_lse(spec, resolve_workers(workers), r), spec, out)
+    return _finish(_bands.run("lse_pool", spec, resolve_workers(workers), {"r": r}), spec, out)

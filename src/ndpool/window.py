@@ -35,10 +35,12 @@ def _extremum(x, kernel_size, stride, padding, dilation, ceil_mode, axes,
                       axes, channel_axis)
     out = check_out(out, spec.out_shape, spec.x.dtype.newbyteorder("="))
     nthreads = resolve_workers(workers)
+    name = "min_pool" if is_min else "max_pool"
     if return_indices:    # in bands: the per-axis passes keep values and indices
-        values, indices = _bands.run("min_pool" if is_min else "max_pool", spec, nthreads,
-                                     {"return_indices": True})
+        values, indices = _bands.run(name, spec, nthreads, {"return_indices": True})
         return deliver(values, out), indices
+    if _bands.is_long(spec):
+        return deliver(_bands.run(name, spec, nthreads, {}), out)
     values = _engine.extremum(spec.x, spec.axes, spec.plans, is_min=is_min,
                               nthreads=nthreads, dest=_direct_dest(out, spec.x))
     return deliver(values, out)
@@ -67,7 +69,7 @@ def sum_pool(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False
     spec = WindowSpec(x, kernel_size, stride, padding, dilation, ceil_mode,
                       axes, channel_axis)
     out = check_out(out, spec.out_shape, sum_dtype(spec.x.dtype))
-    return deliver(_sum(spec, resolve_workers(workers)), out)
+    return deliver(_bands.run("sum_pool", spec, resolve_workers(workers), {}), out)
 
 
 def _max(spec, nthreads):
@@ -91,7 +93,11 @@ def avg_pool(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False
     spec = WindowSpec(x, kernel_size, stride, padding, dilation, ceil_mode,
                       axes, channel_axis)
     out = check_out(out, spec.out_shape, mean_dtype(spec.x.dtype))
-    return _avg(spec, resolve_workers(workers), count_include_pad, divisor_override, out=out)
+    nthreads = resolve_workers(workers)
+    if _bands.is_long(spec):
+        return deliver(_bands.run("avg_pool", spec, nthreads, {
+            "count_include_pad": count_include_pad, "divisor_override": divisor_override}), out)
+    return _avg(spec, nthreads, count_include_pad, divisor_override, out=out)
 
 
 def _avg(spec, nthreads, count_include_pad=True, divisor_override=None, *, out=None,
