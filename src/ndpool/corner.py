@@ -179,10 +179,17 @@ def _slab(axis, lo, hi):
 
 
 def _band_axis(x, a):
-    """The longest axis other than ``a``, to cut into bands; None to compute whole."""
+    """The axis other than ``a`` to cut into bands; None to compute whole.
+
+    The first axis long enough for every band is preferred: its bands are
+    contiguous slabs, copied nowhere and swept with unit stride (the longest
+    axis otherwise).
+    """
     if x.nbytes <= _WHOLE_BYTES or x.ndim < 2:
         return None
-    c = max((ax for ax in range(x.ndim) if ax != a), key=lambda ax: x.shape[ax])
+    others = [ax for ax in range(x.ndim) if ax != a]
+    c = next((ax for ax in others if x.shape[ax] >= _BANDS),
+             max(others, key=lambda ax: x.shape[ax]))
     return c if x.shape[c] > 1 else None
 
 
