@@ -1,18 +1,22 @@
 """Bands: one window call cut along one axis into slabs that are pooled one by one.
 
 A band is an output range ``[o0, o1)`` along one axis and the input slab its
-windows read; its plan is the global plan's rows for that range, shifted to the
-slab (:func:`local_plan`), so the kernels see the same windows with the same
+windows read; its plan is the global plan's windows for that range, shifted to
+the slab (``AxisPlan.part``), so the kernels see the same windows with the same
 taps in the same order as in the whole-array call, and the results are
 identical bit for bit.  Two users:
 
 * :mod:`ndpool._dask`, where every chunk of a dask array is a band
   (:func:`axis_layout` places the band boundaries at input chunk boundaries).
-* :func:`run`, for in-memory calls whose cores keep temporaries several times
-  the size of their output (max/min pooling with indices, stochastic sampling,
-  mixed, gated and tree pooling).  A large call is cut into up to 64 bands, so
-  its temporaries are those of one band and the call allocates about its
-  output.  Small calls (output up to 4 MiB) run whole.
+* :func:`run`, which every in-memory window function goes through:
+
+  - an axis with a lazy plan (more than ``_planning.LAZY_OUTPUTS`` windows,
+    whose tables would cost 32 bytes per window) always runs in bands of
+    ``LAZY_BAND`` windows, each band computing its own tables;
+  - the cores that keep temporaries several times the size of their output
+    (max/min pooling with indices, stochastic sampling, mixed, gated and tree
+    pooling) cut a call whose output exceeds 4 MiB into up to 64 bands, so
+    the temporaries are those of one band.  Smaller calls run whole.
 """
 from __future__ import annotations
 
