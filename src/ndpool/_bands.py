@@ -8,7 +8,7 @@ identical bit for bit.  Two users:
 
 * :mod:`ndpool._dask`, where every chunk of a dask array is a band
   (:func:`axis_layout` places the band boundaries at input chunk boundaries).
-* :func:`run`, which every in-memory window function goes through:
+* :func:`run`, for in-memory window calls:
 
   - an axis with a lazy plan (more than ``_planning.LAZY_OUTPUTS`` windows,
     whose tables would cost 32 bytes per window) always runs in bands of
