@@ -56,7 +56,8 @@ debug-test: $(VENV)/.deps
 # detection is off: CPython keeps its interned objects until exit.
 ASAN_TESTS ?= tests/test_hostile.py tests/test_window_semantics.py tests/test_vs_reference.py \
 	tests/test_catalogue.py tests/test_fractional.py tests/test_corner.py tests/test_roi.py \
-	tests/test_second_order.py tests/test_block_reduce.py tests/test_pyramid.py tests/test_threads.py
+	tests/test_second_order.py tests/test_block_reduce.py tests/test_pyramid.py tests/test_threads.py \
+	tests/test_bands.py
 asan: $(VENV)/.deps
 	NDPOOL_SANITIZE=1 $(PY) setup.py -q build_ext --inplace -j 2
 	LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)" \
