@@ -131,7 +131,7 @@ def _lazy(mp, outputs, band):
     from ndpool import _planning
     mp.setattr(_planning, "LAZY_OUTPUTS", outputs)
     mp.setattr(_bands, "LAZY_BAND", band)
-    _planning._plan_axis.cache_clear()
+    _planning.clear_plan_caches()
 
 
 def _window_calls(kernel):
@@ -175,7 +175,7 @@ def test_lazy_plans_give_the_eager_result(data):
     if dtype in (np.float32, np.float64):
         x[rng.random(shape) < 0.05] = np.nan
     fn = _window_calls(kernel)[name]
-    _planning._plan_axis.cache_clear()
+    _planning.clear_plan_caches()
     try:
         whole = fn(x, **kw)
     except ValueError:            # the window does not fit this shape
@@ -187,7 +187,7 @@ def test_lazy_plans_give_the_eager_result(data):
         banded = fn(x, **kw)
     finally:
         mp.undo()
-        _planning._plan_axis.cache_clear()
+        _planning.clear_plan_caches()
     assert as_bytes(banded) == as_bytes(whole)
 
 
@@ -205,11 +205,11 @@ def test_lazy_plan_tables_and_empty_windows(monkeypatch, n, kernel, stride, padd
     except ValueError:
         return
     monkeypatch.setattr(_planning, "LAZY_OUTPUTS", 0)
-    _planning._plan_axis.cache_clear()
+    _planning.clear_plan_caches()
     try:
         lazy = _planning._plan_axis(n, kernel, stride, padding, dilation, ceil, 0, True)
     finally:
-        _planning._plan_axis.cache_clear()
+        _planning.clear_plan_caches()
     assert lazy.lazy and not eager.lazy and lazy.out == eager.out
     assert lazy.has_empty == eager.has_empty == bool((eager.count == 0).any())
     for name in ("start", "count", "padded", "skip"):

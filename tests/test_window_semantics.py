@@ -136,3 +136,56 @@ def test_unpool_skips_empty_windows():
                            return_indices=True)
     assert i.tolist() == [-1]
     assert ndpool.max_unpool(v, i, 2, stride=1, output_size=(2,)).tolist() == [0.0, 0.0]
+
+
+def _signed_bytes(a):
+    """Values with the sign of zero and NaN-ness made visible, for exact comparison."""
+    a = np.asarray(a, np.float64)
+    return np.isnan(a).tobytes() + np.signbit(a).tobytes() + np.nan_to_num(a).tobytes()
+
+
+@pytest.mark.parametrize("seed", range(12))
+@pytest.mark.parametrize("is_min", [False, True])
+def test_long_windows_keep_the_scan_winner(seed, is_min):
+    """Windows of 32 taps or more along a contiguous row are reduced in lanes; where
+    the result is a zero or a NaN, the winner must still be the element an in-order
+    scan picks (torch's): windows full of +0.0, -0.0 and NaN, against torch."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(40, 300))
+    k = int(rng.integers(32, 40))
+    s = int(rng.integers(1, 5))
+    x = rng.choice(np.array([0.0, -0.0, -1.0, 1.0 if seed % 2 else -2.0, np.nan]),
+                   size=(3, n), p=[0.3, 0.3, 0.2, 0.15, 0.05]).astype(np.float32)
+    sign = -1 if is_min else 1
+    want = sign * torch.nn.functional.max_pool1d(torch.from_numpy(sign * x)[None], k, s)[0]
+    f = ndpool.min_pool if is_min else ndpool.max_pool
+    got = f(x, k, s, axes=-1)
+    assert _signed_bytes(got) == _signed_bytes(want.numpy())
+    # adaptive bins and global pooling reach the same loops through their tables
+    full = (ndpool.global_pool(x, "min" if is_min else "max", axes=-1))
+    want_full = sign * (sign * torch.from_numpy(x)).amax(dim=-1)
+    assert np.array_equal(np.isnan(full), np.isnan(want_full.numpy()))
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_spatial_pyramid_from_finer_levels_is_exact(seed):
+    """A max pyramid level whose bins are unions of a finer level's bins is taken from
+    that level; it must give the bytes of the level pooled directly, zeros' signs and
+    NaN included (those levels are pooled directly)."""
+    rng = np.random.default_rng(seed)
+    h, w = 8 * int(rng.integers(1, 6)), 4 * int(rng.integers(1, 9))
+    # Negative values with a few zeros of either sign: the zeros are the maxima, and
+    # which one a bin reports depends on the order of the scan.
+    x = -rng.integers(1, 4, (2, 3, h, w)).astype(np.float32)
+    zeros = rng.random(x.shape) < (0.03 if seed % 2 else 0.3)
+    x[zeros] = np.where(rng.random(zeros.sum()) < 0.5, -0.0, 0.0)
+    if seed % 3 == 0:
+        x[rng.random(x.shape) < 0.01] = np.nan
+    levels = (1, 2, (4, 2), 4, 8)
+    for method in ("max", "min"):
+        got = ndpool.spatial_pyramid_pool(x, levels, method, axes=(-2, -1))
+        want = np.concatenate([
+            ndpool.adaptive_pool(x, lv, method, axes=(-2, -1)).reshape(2, 3, -1)
+            for lv in levels], axis=-1)
+        assert _signed_bytes(got) == _signed_bytes(want)

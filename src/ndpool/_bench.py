@@ -12,6 +12,7 @@ import argparse
 import contextlib
 import datetime
 import functools
+import hashlib
 import io
 import itertools
 import json
@@ -302,15 +303,17 @@ def bench_workers(x, ref, case, w, budget, torch_fns, times, checks):
         torch.set_num_threads(w)
     times.update({name: measure(fn, budget) for name, fn in torch_fns.items()})
     got, checks["ndpool_alloc"] = verify(ndpool_call(x, case, w), ref)
+    digest = None
     if checks["ndpool_alloc"].startswith("ok"):
         times["ndpool_alloc"] = measure(ndpool_call(x, case, w), budget)
+        digest = hashlib.sha256(np.ascontiguousarray(got).tobytes()).hexdigest()
     if checks["ndpool_alloc"].startswith("ok") and case.api == "pool":  # block_reduce: no out=
         out = np.empty_like(got)
         fn = ndpool_call(x, case, w, out)
         checks["ndpool"] = verify(fn, ref, lambda _: out)[1]
         if checks["ndpool"].startswith("ok"):
             times["ndpool"] = measure(fn, budget)
-    return make_row(case, x, ref, w, times, checks)
+    return {**make_row(case, x, ref, w, times, checks), "digest": digest}
 
 
 def make_row(case, x, ref, workers, times, checks):
@@ -396,6 +399,78 @@ def print_notes(rows):
         print(f"  note: {case}: {name}: {status}")
 
 
+# ---- targets ------------------------------------------------------------------------
+# Issue 6's performance targets, each a ratio of two times taken in the same run.
+
+COPY_TARGETS = [  # (target, case, most nd/copy allowed)
+    *((1, name, 0.8) for name in ("max2 f32 nchw", "avg2 f32 nchw",
+                                  "max2 f32 nhwc", "avg2 f32 nhwc")),
+    (3, "br max u8 image", 1.2), (3, "br mean u8 image", 1.2),
+    (4, "mean2 u16 volume", 1.0),
+]
+FASTER_THAN = [  # (target, case, competitor, least competitor/nd allowed)
+    (2, "max3s2p1 f32 nchw", "torch_cl", 1.0), (2, "max3s2p1 f32 nhwc", "torch_cl", 1.0),
+    (3, "br max u8 image", "skimage", 100.0), (3, "br mean u8 image", "skimage", 100.0),
+    (6, "max2 f32 tiny", "torch", 0.5),
+]
+SCALING = 1.7           # target 5: 2 workers over 1 worker on target 1's cases
+NO_CLIFF = 3.0          # target 7: catalogue time / max_pool time
+NO_CLIFF_EXCEPTED = ("median_pool", "bilinear_pool")
+
+
+def targets(rows, catalogue=None):
+    """Every target the rows (and a catalogue run) measure: a list of dicts with
+    ``target``, ``what``, ``measured``, ``limit`` and ``status`` (PASS, FAIL or
+    "reported" for the methods excepted from target 7)."""
+    by = {(r["name"], r["workers"]): r for r in rows}
+    workers = sorted({r["workers"] for r in rows})
+    out = []
+
+    def add(target, what, measured, limit, ok):
+        status = "-" if measured is None else ("PASS" if ok else "FAIL")
+        out.append(dict(target=target, what=what, measured=measured, limit=limit,
+                        status=status))
+
+    for target, name, limit in COPY_TARGETS:
+        for w in workers:
+            if (name, w) in by:
+                v = by[name, w]["ratios"]["nd/copy"]
+                add(target, f"{name}, w={w}: nd/copy", v, f"<= {limit}",
+                    v is not None and v <= limit)
+    for target, name, other, limit in FASTER_THAN:
+        for w in workers:
+            if (name, w) in by:
+                v = by[name, w]["ratios"][f"{other}/nd"]
+                add(target, f"{name}, w={w}: {other}/nd", v, f">= {limit}",
+                    v is not None and v >= limit)
+    for _, name, _ in COPY_TARGETS[:4]:
+        one, two = by.get((name, 1)), by.get((name, 2))
+        if one and two:
+            t1, t2 = (r["times"].get("ndpool", r["times"].get("ndpool_alloc")) for r in (one, two))
+            v = t1["min"] / t2["min"] if t1 and t2 else None
+            same = one["digest"] is not None and one["digest"] == two["digest"]
+            add(5, f"{name}: t(w=1)/t(w=2), bit-identical: {same}", v, f">= {SCALING}",
+                v is not None and v >= SCALING and same)
+    for r in (catalogue or {}).get("results", []):
+        excepted = r["method"] in NO_CLIFF_EXCEPTED
+        add(7, f"{r['method']}: time / max_pool", r["vs_max_pool"],
+            "reported" if excepted else f"<= {NO_CLIFF}", excepted or r["vs_max_pool"] <= NO_CLIFF)
+        if excepted:
+            out[-1]["status"] = "reported"
+    return sorted(out, key=lambda t: t["target"])
+
+
+def print_targets(found):
+    if not found:
+        return
+    print("\ntargets (issue 6)")
+    for t in found:
+        print(f"  {t['target']}  {t['what']:<58} {_fmt(t['measured']):>8}  {t['limit']:<9} "
+              f"{t['status']}")
+    counted = [t for t in found if t["status"] in ("PASS", "FAIL")]
+    print(f"  {sum(t['status'] == 'PASS' for t in counted)} of {len(counted)} PASS")
+
+
 # ---- machine and entry point ----------------------------------------------------------
 
 def usable_cores():
@@ -468,10 +543,13 @@ def main(argv=None):
         if torch is not None:
             torch.set_num_threads(torch_threads)
     print_notes(rows)
+    found = targets(rows)
+    print_targets(found)
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"machine": info, "args": vars(args), "workers": workers,
-                       "budget_s": budget, "results": rows}, f, indent=1, default=str)
+                       "budget_s": budget, "results": rows, "targets": found},
+                      f, indent=1, default=str)
     failed = any(not s.startswith("ok") for r in rows
                  for name, s in r["checks"].items() if name.startswith("ndpool"))
     return 1 if failed else 0

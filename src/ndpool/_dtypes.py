@@ -34,12 +34,21 @@ def as_array(x, name="x"):
     return arr
 
 
+# The ten dtypes kernels take as they are (native byte order).
+_KERNEL_TYPES = frozenset(np.dtype(t) for t in (
+    np.int8, np.uint8, np.int16, np.uint16, np.int32, np.uint32,
+    np.int64, np.uint64, np.float32, np.float64))
+
+
 def kernel_view(x):
     """A C-contiguous, native-endian array of one of the ten kernel types.
 
     Copies only when the kernels need it (non-contiguous, byte-swapped, float16).
     """
     dt = x.dtype
+    if (type(x) is np.ndarray and dt in _KERNEL_TYPES and x.flags.c_contiguous
+            and x.flags.aligned):
+        return x
     if dt.kind == "f" and dt.itemsize == 2:
         return np.ascontiguousarray(x, dtype=np.float32)
     canonical = np.dtype(f"{'u' if dt.kind == 'b' else dt.kind}{dt.itemsize}")

@@ -36,8 +36,8 @@ def _tables(plan, outer):
     return start, count, max(outer // len(start), 1)
 
 
-_UNIT_START = np.zeros(1, np.intp)
-_UNIT_COUNT = np.ones(1, np.intp)
+_UNIT_START = _k.table_view(np.zeros(1, np.intp))
+_UNIT_COUNT = _k.table_view(np.ones(1, np.intp))
 _UNIT_DIV = np.ones(1, np.float64)
 
 
@@ -58,53 +58,86 @@ def _groups(axes, plans):
     return groups
 
 
-def _regular(plan):
-    """The range [lo, hi) of a plan's windows that are whole and evenly spaced."""
-    full = np.flatnonzero(plan.count == plan.kernel) if plan.stride else ()
-    if len(full) == 0:
-        return 0, 0
-    return int(full[0]), int(full[-1]) + 1
-
-
-def _fused_args(x, group):
+def _fused_args(shape, group):
     """The 5-D views' shapes and the plan arguments of a fused D x H x W sweep."""
     first, last = group[0][0], group[-1][0]
-    outer = math.prod(x.shape[:first])
-    inner = math.prod(x.shape[last + 1:])
+    outer = math.prod(shape[:first])
+    inner = math.prod(shape[last + 1:])
     slots = [None] * (3 - len(group)) + [p for _, p in group]   # (D, H, W) plans
     # The array's real lengths: a plan may cover only a prefix (block_reduce's trim).
-    ins = [1] * (3 - len(group)) + [x.shape[ax] for ax, _ in group]
+    ins = [1] * (3 - len(group)) + [shape[ax] for ax, _ in group]
     outs = [1 if p is None else p.out for p in slots]
     d, h, w = slots
-    lo, hi = _regular(w)
+    lo, hi = w.regular
+    view = _k.table_view
     args = []
     for p in (d, h):
         args += ([_UNIT_START, _UNIT_COUNT, 1] if p is None
-                 else [p.start, p.count, p.dilation])
+                 else [view(p.start), view(p.count), p.dilation])
     # No whole window, no regular sweep: a kernel of 2**62 taps must not be looped over.
-    args += [w.start, w.count, w.dilation, lo, hi, w.stride, -w.before, w.kernel if hi > lo else 0]
+    args += [view(w.start), view(w.count), w.dilation, lo, hi, w.stride, -w.before,
+             w.kernel if hi > lo else 0]
     return (outer, *ins, inner), (outer, *outs, inner), args
 
 
-def _run(kernels, x, axes, plans, nthreads, dtype, dest, **kw):
-    """Reduce every pooled axis, fused where axes are adjacent; the last step writes ``dest``."""
-    single, fused = kernels
-    groups = _groups(axes, plans)
-    for i, group in enumerate(groups):
-        shape = list(x.shape)
+def _steps(shape, axes, plans):
+    """The passes of a call: (shape after it, fused 5-D arguments or None, group)."""
+    steps = []
+    for group in _groups(axes, plans):
+        out = list(shape)
         for ax, plan in group:
-            shape[ax] = plan.out
-        y = dest if i == len(groups) - 1 and dest is not None else np.empty(shape, dtype)
-        ax, plan = group[0]
-        if plan.start.ndim == 2:
+            out[ax] = plan.out
+        fused = None if group[0][1].start.ndim == 2 else _fused_args(shape, group)
+        steps.append((tuple(out), fused, group))
+        shape = tuple(out)
+    return steps
+
+
+# The steps of small calls, by shape, axes and plan identities.  Each entry
+# holds its plans, so no id in a key can be reused while the entry exists.
+# Planning the steps costs several microseconds, a third of a call on a
+# (1, 3, 32, 32) input.  Only plans held by the plan caches (``shared``) are
+# kept: plans made for one call (bands, fractional samples) would only fill it.
+_STEPS = {}
+_STEPS_MAX = 256
+_STEPS_ELEMENTS = 2**16
+
+
+def _cached_steps(shape, axes, plans):
+    if (math.prod(shape) > _STEPS_ELEMENTS
+            or not all(p.shared for p in plans)):
+        return _steps(shape, axes, plans)
+    key = (shape, tuple(axes), tuple(map(id, plans)))
+    hit = _STEPS.get(key)
+    if hit is not None:
+        return hit[1]
+    steps = _steps(shape, axes, plans)
+    if len(_STEPS) >= _STEPS_MAX:
+        _STEPS.clear()
+    _STEPS[key] = (tuple(plans), steps)
+    return steps
+
+
+def _run(kernels, x, axes, plans, nthreads, dtype, dest, *flags):
+    """Reduce every pooled axis, fused where axes are adjacent; the last step writes ``dest``.
+
+    ``flags`` are the kernels' arguments before ``nthreads`` (``is_min``), passed
+    by position: keyword parsing is a measurable part of a small call.
+    """
+    single, fused_kernel = kernels
+    steps = _cached_steps(x.shape, axes, plans)
+    for i, (shape, fused, group) in enumerate(steps):
+        y = dest if i == len(steps) - 1 and dest is not None else np.empty(shape, dtype)
+        if fused is None:
+            ax, plan = group[0]
             outer, n, inner = three_d(x.shape, ax)
             single(x.reshape(outer, n, inner), y.reshape(outer, plan.out, inner),
-                   *_tables(plan, outer), plan.dilation,
-                   nthreads=threads_for(nthreads, x.size), **kw)
+                   *_tables(plan, outer), plan.dilation, *flags,
+                   threads_for(nthreads, x.size))
         elif y.size and x.size:
-            xs, ys, args = _fused_args(x, group)
-            fused(x.reshape(xs), y.reshape(ys), *args,
-                  nthreads=threads_for(nthreads, x.size), **kw)
+            xs, ys, args = fused
+            fused_kernel(x.reshape(xs), y.reshape(ys), *args, *flags,
+                         threads_for(nthreads, x.size))
         x = y
     return x
 
@@ -115,21 +148,49 @@ def window_mean(x, axes, plans, divisors, dtype, *, nthreads, dest=None):
     ``divisors`` holds one float64 vector per pooled axis; a window's divisor
     is their product, taken in axis order.
     """
-    groups = _groups(axes, plans)
+    steps = _cached_steps(x.shape, axes, plans)
     # float16 results keep the one rounding of the sum-then-divide path.
-    if len(groups) != 1 or plans[0].start.ndim != 1 or dtype not in (np.float32, np.float64):
+    if len(steps) != 1 or steps[0][1] is None or dtype not in (np.float32, np.float64):
         return None
     kx = kernel_view(x)
-    shape = list(x.shape)
-    for ax, plan in zip(axes, plans):
-        shape[ax] = plan.out
+    shape, (xs, ys, args), _ = steps[0]
     y = dest if dest is not None else np.empty(shape, dtype)
     if y.size and kx.size:
-        xs, ys, args = _fused_args(kx, groups[0])
         divs = [_UNIT_DIV] * (3 - len(divisors)) + [np.ascontiguousarray(d, np.float64)
                                                      for d in divisors]
         _k.mean_fused(kx.reshape(xs), y.reshape(ys), *args, *divs,
                       threads_for(nthreads, kx.size))
+    return y
+
+
+_UNIT_SKIP = _k.table_view(np.zeros(1, np.intp))
+
+
+def window_weighted(x, axes, plans, weights, *, nthreads):
+    """Per window, ``weights @ taps`` for each kernel-shaped row of ``weights``, in float64,
+    in one fused sweep when the pooled axes are adjacent, else None.
+
+    ``weights`` is (K, *kernel) over the pooled axes in ascending order; the result
+    has the output shape plus a trailing axis of K.  Padding taps add nothing.
+    """
+    steps = _cached_steps(x.shape, axes, plans)
+    if len(steps) != 1 or steps[0][1] is None:
+        return None
+    kx = kernel_view(x)
+    shape, (xs, ys, args), group = steps[0]
+    nk = len(weights)
+    w = np.ascontiguousarray(weights, np.float64)
+    w = w.reshape((nk,) + (1,) * (3 - len(group)) + w.shape[1:])
+    y = np.empty(shape + (nk,), np.float64)
+    if y.size and kx.size:
+        slots = [None] * (3 - len(group)) + [p for _, p in group]
+        skips = [_UNIT_SKIP if p is None else _k.table_view(p.skip) for p in slots]
+        (ds, dc, dd, hs, hc, hd, ws, wc, wd, *regular) = args
+        _k.weighted_fused(kx.reshape(xs), y.reshape(ys + (nk,)), ds, dc, skips[0], dd,
+                          hs, hc, skips[1], hd, ws, wc, skips[2], wd, *regular, w,
+                          threads_for(nthreads, kx.size * nk))
+    elif y.size:
+        y[...] = 0
     return y
 
 
@@ -138,7 +199,7 @@ def extremum(x, axes, plans, *, is_min, nthreads, dest=None):
     kx = kernel_view(x)
     dest = _kernel_dest(dest, kx.dtype)
     y = _run((_k.extremum_pass, _k.extremum_fused), kx, axes, plans, nthreads, kx.dtype,
-             dest, is_min=is_min)
+             dest, is_min)
     y = _from_kernel(y, x.dtype)
     _fill_empty(y, axes, plans, extreme_values(x.dtype)[1 if is_min else 0])
     return y

@@ -51,6 +51,8 @@ class AxisPlan:
     # grid whose tables are computed on demand (lazy), never stored.
     tables: tuple = None
 
+    shared = False      # set by the plan caches (see ``shared``)
+
     @property
     def lazy(self):
         return self.tables is None
@@ -109,7 +111,19 @@ class AxisPlan:
         return lo, hi, AxisPlan(hi - lo, o1 - o0, self.kernel, self.stride, self.dilation,
                                 before, self.after if o1 == self.out else 0, tables)
 
-    @property
+    @functools.cached_property
+    def regular(self):
+        """The range [lo, hi) of windows that are whole and evenly spaced ((0, 0): none).
+
+        Cached, like ``has_empty``: a plan is immutable and shared by every call
+        that hits the plan cache.
+        """
+        full = np.flatnonzero(self.count == self.kernel) if self.stride else ()
+        if len(full) == 0:
+            return 0, 0
+        return int(full[0]), int(full[-1]) + 1
+
+    @functools.cached_property
     def has_empty(self):
         """Whether some window holds no element (dilated, entirely in the padding)."""
         if not self.out:
@@ -240,7 +254,17 @@ def _plan_axis(n, kernel, stride, padding, dilation, ceil_mode, axis, lazy=False
     tables = _windows(n, 0, out, kernel, stride, dilation, before, after)
     for a in tables:
         a.flags.writeable = False   # shared by every call that hits the cache
-    return AxisPlan(n, out, kernel, stride, dilation, before, after, tables)
+    return shared(AxisPlan(n, out, kernel, stride, dilation, before, after, tables))
+
+
+# Every cache of plans (this module's and the window specs'), for ``clear_plan_caches``.
+_PLAN_CACHES = [_plan_axis]
+
+
+def clear_plan_caches():
+    """Forget every cached plan (after changing LAZY_OUTPUTS, in the tests)."""
+    for cache in _PLAN_CACHES:
+        cache.cache_clear()
 
 
 def _windows(n, o0, o1, kernel, stride, dilation, before, after):
@@ -288,7 +312,18 @@ def plan_bins(n, out, *, axis=0):
     """PyTorch's adaptive bins: ``[floor(o n / out), ceil((o + 1) n / out))``, exactly."""
     if n == 0 and out > 0:
         raise ValueError(f"cannot pool the empty axis {axis} to output size {out}")
+    if out > 0 and n % out == 0:
+        # Equal disjoint bins are a regular grid (kernel = stride = n / out): the
+        # same windows, and the kernels' evenly spaced fast path.
+        return _plan_axis(n, n // out, n // out, 0, 1, False, axis)
     o = np.arange(out, dtype=object if n * (out + 1) >= _INT64_SAFE else np.int64)
     start = (o * n) // out
     end = -((-(o + 1) * n) // out)
-    return plan_intervals(n, start, end - start)
+    return shared(plan_intervals(n, start, end - start))
+
+
+def shared(plan):
+    """Mark a plan as held by a cache, so that its identity outlives a call
+    (ndpool._engine keeps the kernel arguments of small calls by plan identity)."""
+    object.__setattr__(plan, "shared", True)
+    return plan

@@ -5,11 +5,13 @@ place, before any kernel runs.
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ._dtypes import as_array
 from ._layout import normalize_axis, permute, resolve_axes
-from ._planning import per_axis, plan_axes
+from ._planning import _PLAN_CACHES, per_axis, plan_axes
 
 
 class WindowSpec:
@@ -20,31 +22,14 @@ class WindowSpec:
         self.x = as_array(x)
         if stride is None:
             stride = kernel_size
-        if not isinstance(ceil_mode, (bool, np.bool_)):
-            raise TypeError(f"ceil_mode must be True or False, got {ceil_mode!r}")
-        raw = {"kernel_size": kernel_size, "stride": stride,
-               "padding": padding, "dilation": dilation}
-        self.axes, order = resolve_axes(self.x.ndim, axes, channel_axis, raw)
-        self.channel_axis = (None if channel_axis is None
-                             else normalize_axis(channel_axis, self.x.ndim, "channel_axis"))
-        k = len(self.axes)
-        sizes = {
-            "kernel_size": per_axis(kernel_size, k, "kernel_size"),
-            "stride": per_axis(stride, k, "stride"),
-            "padding": per_axis(padding, k, "padding", minimum=0, allow=("same", "valid")),
-            "dilation": per_axis(dilation, k, "dilation"),
-        }
-        sizes = {name: permute(v, order) for name, v in sizes.items()}
-        self.kernel_size = sizes["kernel_size"]
-        self.stride = sizes["stride"]
-        self.padding = sizes["padding"]
-        self.dilation = sizes["dilation"]
-        self.ceil_mode = bool(ceil_mode)
-        # Lazy plans for axes of very many windows: every window function runs
-        # them in bands (ndpool._bands.run), each band with its own tables.
-        self.plans = plan_axes(self.x.shape, self.axes, sizes["kernel_size"],
-                               sizes["stride"], sizes["padding"], sizes["dilation"],
-                               bool(ceil_mode), lazy=True)
+        key = _cache_key(self.x.shape, kernel_size, stride, padding, dilation, ceil_mode,
+                         axes, channel_axis)
+        resolved = (_resolve_cached(*key) if key is not None else
+                    _resolve(self.x.shape, kernel_size, stride, padding, dilation,
+                             ceil_mode, axes, channel_axis))
+        (self.axes, self.channel_axis, self.kernel_size, self.stride, self.padding,
+         self.dilation, self.ceil_mode, plans) = resolved
+        self.plans = list(plans)
 
     @classmethod
     def from_plans(cls, x, axes, plans, channel_axis=None):
@@ -64,6 +49,74 @@ class WindowSpec:
         for ax, plan in zip(self.axes, self.plans):
             shape[ax] = plan.out
         return tuple(shape)
+
+
+def _resolve(shape, kernel_size, stride, padding, dilation, ceil_mode, axes, channel_axis):
+    """Validate the parameters of a call on an array of ``shape`` and plan its axes."""
+    if not isinstance(ceil_mode, (bool, np.bool_)):
+        raise TypeError(f"ceil_mode must be True or False, got {ceil_mode!r}")
+    ndim = len(shape)
+    raw = {"kernel_size": kernel_size, "stride": stride,
+           "padding": padding, "dilation": dilation}
+    axes, order = resolve_axes(ndim, axes, channel_axis, raw)
+    channel_axis = (None if channel_axis is None
+                    else normalize_axis(channel_axis, ndim, "channel_axis"))
+    k = len(axes)
+    sizes = [
+        per_axis(kernel_size, k, "kernel_size"),
+        per_axis(stride, k, "stride"),
+        per_axis(padding, k, "padding", minimum=0, allow=("same", "valid")),
+        per_axis(dilation, k, "dilation"),
+    ]
+    kernel_size, stride, padding, dilation = (permute(v, order) for v in sizes)
+    # Lazy plans for axes of very many windows: every window function runs
+    # them in bands (ndpool._bands.run), each band with its own tables.
+    plans = plan_axes(shape, axes, kernel_size, stride, padding, dilation,
+                      bool(ceil_mode), lazy=True)
+    return (axes, channel_axis, kernel_size, stride, padding, dilation, bool(ceil_mode),
+            tuple(plans))
+
+
+# A loop pooling many same-shaped arrays validates and plans once: on a
+# (1, 3, 32, 32) input this halves the cost of a call.  Only parameters of
+# exact built-in types are cached, so that ``True`` never stands for ``1`` nor
+# ``2.0`` for ``2`` (both are errors, and must stay errors).
+_resolve_cached = functools.lru_cache(maxsize=256)(_resolve)
+_PLAN_CACHES.append(_resolve_cached)
+
+
+def _plain(value):
+    """``value`` as a hashable key of exact built-in types, or None if it has none."""
+    t = type(value)
+    if t is int or t is str or value is None:
+        return value
+    if t is tuple or t is list:
+        for v in value:
+            if type(v) is not int and type(v) is not str:
+                return _UNCACHEABLE
+        return tuple(value)
+    return _UNCACHEABLE
+
+
+_UNCACHEABLE = object()
+
+
+def _cache_key(shape, kernel_size, stride, padding, dilation, ceil_mode, axes, channel_axis):
+    if type(ceil_mode) is not bool:
+        return None
+    key = [shape]
+    for v in (kernel_size, stride, padding, dilation):
+        v = _plain(v)
+        if v is _UNCACHEABLE:
+            return None
+        key.append(v)
+    key.append(ceil_mode)
+    for v in (axes, channel_axis):
+        v = _plain(v)
+        if v is _UNCACHEABLE or type(v) is str:
+            return None
+        key.append(v)
+    return tuple(key)
 
 
 def check_out(out, shape, dtype, name="out"):

@@ -1,15 +1,28 @@
 """Thread counts: resolved in Python to an int >= 1 before a kernel starts."""
 import os
+import time
 
 from ._planning import as_size
 
 
 def _cores():
-    """Cores this process may run on."""
+    """Cores this process may run on (asked again at most every 0.1 s)."""
+    now = time.monotonic()
+    if now - _AFFINITY[1] > 0.1:
+        _AFFINITY[:] = [_affinity(), now]
+    return _AFFINITY[0]
+
+
+def _affinity():
     try:
         return max(len(os.sched_getaffinity(0)), 1)
     except AttributeError:  # not on Linux
         return os.cpu_count() or 1
+
+
+# [cores, when asked]: the system call is a tenth of a small call's cost, and
+# the answer changes only when someone calls sched_setaffinity.
+_AFFINITY = [1, -1.0]
 
 
 def available_cores():

@@ -18,7 +18,7 @@ from ._dask import dask_aware, is_dask_array
 from . import _engine, _methods
 from ._dtypes import as_array
 from ._layout import resolve_axes
-from ._planning import as_size, check_output, is_sequence, plan_bins
+from ._planning import as_size, check_output, is_sequence, plan_bins, plan_intervals
 from ._spec import WindowSpec
 from ._threads import resolve_workers
 
@@ -204,7 +204,7 @@ def spatial_pyramid_pool(x, levels=(1, 2, 4), method="max", *, axes=None,
     x = x if is_dask_array(x) else as_array(x)    # dask: lazy adaptive pools, joined lazily
     pooled, _ = resolve_axes(x.ndim, axes, channel_axis, {})
     others = [a for a in range(x.ndim) if a not in pooled]
-    parts = []
+    sizes = []
     for level in levels:
         size = list(level) if is_sequence(level) else [level] * len(pooled)
         size = [as_size(s, "levels", minimum=1) for s in size]
@@ -212,11 +212,60 @@ def spatial_pyramid_pool(x, levels=(1, 2, 4), method="max", *, axes=None,
             raise ValueError(f"levels entry {level!r} must have one entry per pooled "
                              f"axis ({len(pooled)})")
         check_output([math.prod(size)] + [x.shape[a] for a in others], "levels")
-        grid = adaptive_pool(x, size, method, axes=pooled, channel_axis=channel_axis,
-                             workers=workers, **method_kwargs)
-        flat = grid.transpose(others + list(pooled))
+        sizes.append(size)
+    nested = (method in ("max", "min") and not method_kwargs and not is_dask_array(x))
+    grids = {}
+    for size in sorted(sizes, key=math.prod, reverse=True):    # finest first
+        key = tuple(size)
+        if key in grids:
+            continue
+        grid = _from_finer(x, pooled, key, grids, method == "min", workers) if nested else None
+        if grid is None:
+            grid = adaptive_pool(x, size, method, axes=pooled, channel_axis=channel_axis,
+                                 workers=workers, **method_kwargs)
+        grids[key] = grid
+    parts = []
+    for size in sizes:
+        flat = grids[tuple(size)].transpose(others + list(pooled))
         parts.append(flat.reshape(flat.shape[:len(others)] + (-1,)))
     return np.concatenate(parts, axis=-1)
+
+
+def _nested_bins(n, fine, coarse, axis):
+    """The plan, over a finer level's bins, of a coarser level's bins when each coarse
+    bin is exactly a run of whole fine bins (else None)."""
+    fp, cp = plan_bins(n, fine, axis=axis), plan_bins(n, coarse, axis=axis)
+    fs, fe = fp.start, fp.start + fp.count
+    cs, ce = cp.start, cp.start + cp.count
+    lo = np.searchsorted(fs, cs, "left")        # bins are sorted by start and by end
+    hi = np.searchsorted(fe, ce, "right")
+    if np.any(hi <= lo) or np.any(fs[np.minimum(lo, len(fs) - 1)] != cs) \
+            or np.any(fe[np.maximum(hi - 1, 0)] != ce):
+        return None
+    # Consecutive adaptive bins touch or overlap, so the run covers the coarse bin.
+    return plan_intervals(fine, lo, hi - lo)
+
+
+def _from_finer(x, pooled, size, grids, is_min, workers):
+    """A max (or min) pyramid level as the max of a finer level's bins, when its bins
+    are unions of those bins (levels 1, 2, 4 of a length divisible by 4).
+
+    The maximum of maxima is the maximum, but on ties the element that wins may
+    differ from the one a direct scan picks, which shows in the sign of a zero
+    and in a NaN's payload: a float level with a zero or NaN is pooled directly.
+    """
+    for fine, grid in grids.items():
+        plans = [_nested_bins(x.shape[ax], f, c, ax) for ax, f, c in zip(pooled, fine, size)]
+        if any(p is None for p in plans):
+            continue
+        level = _engine.extremum(grid, pooled, plans, is_min=is_min,
+                                 nthreads=resolve_workers(workers))
+        if level.dtype.kind == "f" and not np.all(level != 0):   # NaN != 0 holds: test both
+            return None
+        if level.dtype.kind == "f" and np.isnan(level).any():
+            return None
+        return level
+    return None
 
 
 def strip_pool(x, method="avg", *, axes=None, channel_axis=None, combine=False,

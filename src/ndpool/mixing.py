@@ -28,7 +28,34 @@ __all__ = ["mixed_pool", "gated_pool", "tree_pool"]
 
 
 def _sigmoid(z):
-    return 0.5 * (1.0 + np.tanh(0.5 * z))     # no overflow for large |z|
+    """``0.5 * (1 + tanh(z / 2))`` (no overflow for large |z|), in place: ``z`` is a
+    float64 array of the caller's, and the output-sized temporaries cost more
+    than the arithmetic."""
+    z *= 0.5
+    np.tanh(z, out=z)
+    z += 1.0
+    z *= 0.5
+    return z
+
+
+def _mix(s, a, b):
+    """``s * a + (1 - s) * b``, rounded as written; ``s`` and ``a`` (float64 arrays
+    of the caller's, ``s`` possibly broadcast) are overwritten."""
+    rest = 1 - s
+    rest = np.multiply(rest, b, out=rest if np.shape(rest) == b.shape else None)
+    with np.errstate(invalid="ignore"):        # inf * 0 where a window holds inf
+        a *= s
+        a += rest
+    return a
+
+
+def _weighted(spec, weights, nthreads):
+    """Window responses to kernel-shaped filters: the engine's fused sweep when the
+    pooled axes are adjacent, else the general gather (the same bits either way)."""
+    resp = _engine.window_weighted(spec.x, spec.axes, spec.plans, weights, nthreads=nthreads)
+    if resp is None:
+        resp = _gather.weighted(spec.x, spec.axes, spec.plans, weights, nthreads)
+    return resp
 
 
 def _max_and_avg(spec, nthreads):
@@ -39,8 +66,7 @@ def _max_and_avg(spec, nthreads):
 
 def _blend(s, mx, av, spec):
     """``s * max + (1 - s) * avg`` in the method's float dtype; empty windows give 0."""
-    with np.errstate(invalid="ignore"):        # inf * 0 where a window holds inf
-        out = s * mx + (1 - s) * av
+    out = _mix(s, mx, av)
     _engine._fill_empty(out, spec.axes, spec.plans, 0)
     return out.astype(mean_dtype(spec.x.dtype), copy=False)
 
@@ -127,7 +153,7 @@ def gated_pool(x, gate, kernel_size, stride=None, padding=0, dilation=1, ceil_mo
 
 def _gated(spec, nthreads, gate):
     w = _kernel_weights(gate, spec, "gate", stacked=False)
-    s = _sigmoid(_gather.weighted(spec.x, spec.axes, spec.plans, w, nthreads)[..., 0])
+    s = _sigmoid(_weighted(spec, w, nthreads)[..., 0])
     mx, av = _max_and_avg(spec, nthreads)
     return _blend(s, mx, av, spec)
 
@@ -168,11 +194,9 @@ def _tree(spec, nthreads, leaves, gates):
         raise ValueError(f"leaves must hold a power of two >= 2 filters, got {n}")
     if len(w) != n - 1:
         raise ValueError(f"gates must hold len(leaves) - 1 = {n - 1} filters, got {len(w)}")
-    resp = _gather.weighted(spec.x, spec.axes, spec.plans, np.concatenate([w, v]),
-                            nthreads)
+    resp = _weighted(spec, np.concatenate([w, v]), nthreads)
     node = [resp[..., i] for i in range(2 * n - 1)]     # gates 0..n-2, then leaves
     for i in range(n - 2, -1, -1):
-        s = _sigmoid(node[i])
-        node[i] = s * node[2 * i + 1] + (1 - s) * node[2 * i + 2]
+        node[i] = _mix(_sigmoid(node[i]), node[2 * i + 1], node[2 * i + 2])
     _engine._fill_empty(node[0], spec.axes, spec.plans, 0)
     return node[0].astype(mean_dtype(spec.x.dtype), copy=False)

@@ -64,6 +64,12 @@ cdef inline numeric pick(numeric v, numeric best, bint is_min) noexcept nogil:
         return t
 
 
+def table_view(const intp[::1] table):
+    """``table`` as this module's memoryview, which the kernels take without a
+    buffer request: the engine keeps the views of small calls' plan tables."""
+    return table
+
+
 cdef inline intp chunk_count(intp rows, int nthreads) noexcept nogil:
     """Enough chunks to balance threads, few enough to amortise their setup."""
     cdef intp n = 8 * <intp>nthreads
@@ -270,13 +276,66 @@ def running_max_pass(const numeric[:, :, ::1] x,   # IN  (outer, n, inner)
 # clipped edge windows use the plan tables.
 
 
+# A window of LONG_WINDOW or more taps along a unit-inner row is reduced in
+# eight independent lanes: one running maximum would be a chain of dependent
+# compare-selects, as long as the window (a global max pool's row is 128 taps).
+cdef enum:
+    LONG_WINDOW = 32
+
+
+cdef inline numeric _ext_long(const numeric* xr, intp c, intp step,
+                              bint is_min) noexcept nogil:
+    """The max (or min) of xr[j * step], j < c (c >= 8), with ``pick``'s result.
+
+    Lanes may meet equal maxima in another order than one scan does, which can
+    change only which of two equal values is returned: visible for floats only
+    when the result is a zero (its sign) or a NaN (its payload).  Those windows
+    are scanned again in order.
+    """
+    cdef numeric a0 = xr[0], a1 = xr[step], a2 = xr[2 * step], a3 = xr[3 * step]
+    cdef numeric a4 = xr[4 * step], a5 = xr[5 * step], a6 = xr[6 * step]
+    cdef numeric a7 = xr[7 * step]
+    cdef intp j = 8
+    while j + 8 <= c:
+        a0 = pick(xr[j * step], a0, is_min)
+        a1 = pick(xr[(j + 1) * step], a1, is_min)
+        a2 = pick(xr[(j + 2) * step], a2, is_min)
+        a3 = pick(xr[(j + 3) * step], a3, is_min)
+        a4 = pick(xr[(j + 4) * step], a4, is_min)
+        a5 = pick(xr[(j + 5) * step], a5, is_min)
+        a6 = pick(xr[(j + 6) * step], a6, is_min)
+        a7 = pick(xr[(j + 7) * step], a7, is_min)
+        j = j + 8
+    while j < c:
+        a0 = pick(xr[j * step], a0, is_min)
+        j = j + 1
+    a0 = pick(a1, a0, is_min)
+    a2 = pick(a3, a2, is_min)
+    a4 = pick(a5, a4, is_min)
+    a6 = pick(a7, a6, is_min)
+    a0 = pick(a2, a0, is_min)
+    a4 = pick(a6, a4, is_min)
+    a0 = pick(a4, a0, is_min)
+    if numeric is float or numeric is double:
+        if a0 == 0 or a0 != a0:
+            a0 = xr[0]
+            for j in range(1, c):
+                a0 = pick(xr[j * step], a0, is_min)
+    return a0
+
+
 cdef inline void _ext_row_edges(const numeric* xr, numeric* yr, intp inner,
                                 const intp[::1] wstart, const intp[::1] wcount, intp wdil,
                                 intp o0, intp o1, bint first, bint is_min) noexcept nogil:
     cdef intp ow, jw, i, s, c
+    cdef numeric v
     for ow in range(o0, o1):
         s = wstart[ow]
         c = wcount[ow]
+        if inner == 1 and c >= LONG_WINDOW:
+            v = _ext_long(xr + s, c, wdil, is_min)
+            yr[ow] = v if first else pick(v, yr[ow], is_min)
+            continue
         if c == 0 and first:           # an empty window: the facade fills it later
             for i in range(inner):
                 yr[ow * inner + i] = 0
@@ -294,9 +353,14 @@ cdef inline void _ext_row_regular(const numeric* xr, numeric* yr, intp inner,
                                   intp wkernel, intp wdil, bint first,
                                   bint is_min) noexcept nogil:
     cdef intp ow, jw, i, c0
+    cdef numeric v
     if whi <= wlo:
         return
-    if inner == 1:
+    if inner == 1 and wkernel >= LONG_WINDOW:
+        for ow in range(wlo, whi):
+            v = _ext_long(xr + woff + ow * wstride, wkernel, wdil, is_min)
+            yr[ow] = v if first else pick(v, yr[ow], is_min)
+    elif inner == 1:
         for jw in range(wkernel):
             c0 = woff + jw * wdil
             if first and jw == 0:
@@ -440,6 +504,94 @@ def sum_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inner)
                                          wdil, first)
                         _sum_row_edges(xr, yr, inner, wstart, wcount, wdil, whi, wo, first)
                         first = False
+                r = r + 1
+                oh = oh + 1
+                if oh == ho:
+                    oh = 0
+                    od = od + 1
+                    if od == do:
+                        od = 0
+                        b = b + 1
+
+
+cdef inline void _wsum_row_edges(const numeric* xr, double* yr, intp inner, intp nk, intp k,
+                                 const double* wr, const intp[::1] wstart,
+                                 const intp[::1] wcount, const intp[::1] wskip, intp wdil,
+                                 intp o0, intp o1) noexcept nogil:
+    cdef intp ow, jw, i, s
+    cdef double wt
+    for ow in range(o0, o1):
+        s = wstart[ow]
+        for jw in range(wcount[ow]):
+            wt = wr[wskip[ow] + jw]
+            for i in range(inner):
+                yr[(ow * inner + i) * nk + k] += wt * <double>xr[(s + jw * wdil) * inner + i]
+
+
+cdef inline void _wsum_row_regular(const numeric* xr, double* yr, intp inner, intp nk, intp k,
+                                   const double* wr, intp wlo, intp whi, intp wstride,
+                                   intp woff, intp wkernel, intp wdil) noexcept nogil:
+    cdef intp ow, jw, i, c0
+    cdef double wt
+    if inner == 1 and nk == 1:      # taps outermost: unit-stride output, strided input
+        for jw in range(wkernel):
+            wt = wr[jw]
+            c0 = woff + jw * wdil
+            for ow in range(wlo, whi):
+                yr[ow] += wt * <double>xr[c0 + ow * wstride]
+        return
+    for ow in range(wlo, whi):
+        for jw in range(wkernel):
+            wt = wr[jw]
+            c0 = (woff + ow * wstride + jw * wdil) * inner
+            for i in range(inner):
+                yr[(ow * inner + i) * nk + k] += wt * <double>xr[c0 + i]
+
+
+def weighted_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inner)
+                   double[:, :, :, :, :, ::1] y,       # OUT (outer, Do, Ho, Wo, inner, K)
+                   const intp[::1] dstart, const intp[::1] dcount, const intp[::1] dskip,
+                   intp ddil,
+                   const intp[::1] hstart, const intp[::1] hcount, const intp[::1] hskip,
+                   intp hdil,
+                   const intp[::1] wstart, const intp[::1] wcount, const intp[::1] wskip,
+                   intp wdil, intp wlo, intp whi, intp wstride, intp woff, intp wkernel,
+                   const double[:, :, :, ::1] weights,  # IN  (K, kD, kH, kW)
+                   int nthreads):
+    """y[..., k] = sum over a window's valid taps of weights[k, tap] * x, in float64.
+
+    Taps are added in row-major order from 0.0, as ndpool._kernels.gather.weighted
+    adds them, so both kernels give the same bits; padding taps add nothing.
+    """
+    cdef intp do = y.shape[1], ho = y.shape[2], wo = y.shape[3]
+    cdef intp inner = y.shape[4], nk = y.shape[5]
+    cdef intp rows = y.shape[0] * do * ho, nchunks = chunk_count(rows, nthreads)
+    cdef intp ch, r, r1, b, od, oh, jd, jh, i, k
+    cdef const numeric* xr
+    cdef const double* wr
+    cdef double* yr
+    with nogil:
+        for ch in prange(nchunks, schedule="static", num_threads=nthreads):
+            r = ch * rows // nchunks
+            r1 = (ch + 1) * rows // nchunks
+            b = r // (do * ho)
+            od = (r // ho) % do
+            oh = r % ho
+            while r < r1:
+                yr = &y[b, od, oh, 0, 0, 0]
+                for i in range(wo * inner * nk):
+                    yr[i] = 0
+                for jd in range(dcount[od]):
+                    for jh in range(hcount[oh]):
+                        xr = &x[b, dstart[od] + jd * ddil, hstart[oh] + jh * hdil, 0, 0]
+                        for k in range(nk):
+                            wr = &weights[k, dskip[od] + jd, hskip[oh] + jh, 0]
+                            _wsum_row_edges(xr, yr, inner, nk, k, wr, wstart, wcount, wskip,
+                                            wdil, 0, wlo)
+                            _wsum_row_regular(xr, yr, inner, nk, k, wr, wlo, whi, wstride,
+                                              woff, wkernel, wdil)
+                            _wsum_row_edges(xr, yr, inner, nk, k, wr, wstart, wcount, wskip,
+                                            wdil, whi, wo)
                 r = r + 1
                 oh = oh + 1
                 if oh == ho:
