@@ -156,7 +156,7 @@ def test_kernels_release_the_gil(row):
     t1 = time.perf_counter()
     done.set()
     t.join()
-    if t1 - t0 < 0.05:
+    if t1 - t0 < 0.02:    # (the ticker's switch interval is 5 ms)
         pytest.skip(f"{row.id}: a {t1 - t0:.3f} s call is too short to see the GIL in")
     during = [s for s in ticks if t0 <= s <= t1]
     edges = [t0] + during + [t1]

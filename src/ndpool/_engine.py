@@ -171,7 +171,8 @@ def window_weighted(x, axes, plans, weights, *, nthreads):
     in one fused sweep when the pooled axes are adjacent, else None.
 
     ``weights`` is (K, *kernel) over the pooled axes in ascending order; the result
-    has the output shape plus a trailing axis of K.  Padding taps add nothing.
+    has the output shape plus a trailing axis of K (a view: each response is
+    contiguous in memory).  Padding taps add nothing.
     """
     steps = _cached_steps(x.shape, axes, plans)
     if len(steps) != 1 or steps[0][1] is None:
@@ -181,17 +182,17 @@ def window_weighted(x, axes, plans, weights, *, nthreads):
     nk = len(weights)
     w = np.ascontiguousarray(weights, np.float64)
     w = w.reshape((nk,) + (1,) * (3 - len(group)) + w.shape[1:])
-    y = np.empty(shape + (nk,), np.float64)
+    y = np.empty((nk,) + shape, np.float64)
     if y.size and kx.size:
         slots = [None] * (3 - len(group)) + [p for _, p in group]
         skips = [_UNIT_SKIP if p is None else _k.table_view(p.skip) for p in slots]
         (ds, dc, dd, hs, hc, hd, ws, wc, wd, *regular) = args
-        _k.weighted_fused(kx.reshape(xs), y.reshape(ys + (nk,)), ds, dc, skips[0], dd,
+        _k.weighted_fused(kx.reshape(xs), y.reshape((nk,) + ys), ds, dc, skips[0], dd,
                           hs, hc, skips[1], hd, ws, wc, skips[2], wd, *regular, w,
                           threads_for(nthreads, kx.size * nk))
     elif y.size:
         y[...] = 0
-    return y
+    return np.moveaxis(y, 0, -1)
 
 
 def extremum(x, axes, plans, *, is_min, nthreads, dest=None):

@@ -514,7 +514,7 @@ def sum_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inner)
                         b = b + 1
 
 
-cdef inline void _wsum_row_edges(const numeric* xr, double* yr, intp inner, intp nk, intp k,
+cdef inline void _wsum_row_edges(const numeric* xr, double* yr, intp inner,
                                  const double* wr, const intp[::1] wstart,
                                  const intp[::1] wcount, const intp[::1] wskip, intp wdil,
                                  intp o0, intp o1) noexcept nogil:
@@ -525,15 +525,15 @@ cdef inline void _wsum_row_edges(const numeric* xr, double* yr, intp inner, intp
         for jw in range(wcount[ow]):
             wt = wr[wskip[ow] + jw]
             for i in range(inner):
-                yr[(ow * inner + i) * nk + k] += wt * <double>xr[(s + jw * wdil) * inner + i]
+                yr[ow * inner + i] += wt * <double>xr[(s + jw * wdil) * inner + i]
 
 
-cdef inline void _wsum_row_regular(const numeric* xr, double* yr, intp inner, intp nk, intp k,
+cdef inline void _wsum_row_regular(const numeric* xr, double* yr, intp inner,
                                    const double* wr, intp wlo, intp whi, intp wstride,
                                    intp woff, intp wkernel, intp wdil) noexcept nogil:
     cdef intp ow, jw, i, c0
     cdef double wt
-    if inner == 1 and nk == 1:      # taps outermost: unit-stride output, strided input
+    if inner == 1:      # taps outermost: one multiply-add per output and tap
         for jw in range(wkernel):
             wt = wr[jw]
             c0 = woff + jw * wdil
@@ -545,11 +545,11 @@ cdef inline void _wsum_row_regular(const numeric* xr, double* yr, intp inner, in
             wt = wr[jw]
             c0 = (woff + ow * wstride + jw * wdil) * inner
             for i in range(inner):
-                yr[(ow * inner + i) * nk + k] += wt * <double>xr[c0 + i]
+                yr[ow * inner + i] += wt * <double>xr[c0 + i]
 
 
 def weighted_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inner)
-                   double[:, :, :, :, :, ::1] y,       # OUT (outer, Do, Ho, Wo, inner, K)
+                   double[:, :, :, :, :, ::1] y,       # OUT (K, outer, Do, Ho, Wo, inner)
                    const intp[::1] dstart, const intp[::1] dcount, const intp[::1] dskip,
                    intp ddil,
                    const intp[::1] hstart, const intp[::1] hcount, const intp[::1] hskip,
@@ -558,14 +558,14 @@ def weighted_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, in
                    intp wdil, intp wlo, intp whi, intp wstride, intp woff, intp wkernel,
                    const double[:, :, :, ::1] weights,  # IN  (K, kD, kH, kW)
                    int nthreads):
-    """y[..., k] = sum over a window's valid taps of weights[k, tap] * x, in float64.
+    """y[k, ...] = sum over a window's valid taps of weights[k, tap] * x, in float64.
 
     Taps are added in row-major order from 0.0, as ndpool._kernels.gather.weighted
     adds them, so both kernels give the same bits; padding taps add nothing.
     """
-    cdef intp do = y.shape[1], ho = y.shape[2], wo = y.shape[3]
-    cdef intp inner = y.shape[4], nk = y.shape[5]
-    cdef intp rows = y.shape[0] * do * ho, nchunks = chunk_count(rows, nthreads)
+    cdef intp nk = y.shape[0], do = y.shape[2], ho = y.shape[3], wo = y.shape[4]
+    cdef intp inner = y.shape[5]
+    cdef intp rows = y.shape[1] * do * ho, nchunks = chunk_count(rows, nthreads)
     cdef intp ch, r, r1, b, od, oh, jd, jh, i, k
     cdef const numeric* xr
     cdef const double* wr
@@ -578,19 +578,21 @@ def weighted_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, in
             od = (r // ho) % do
             oh = r % ho
             while r < r1:
-                yr = &y[b, od, oh, 0, 0, 0]
-                for i in range(wo * inner * nk):
-                    yr[i] = 0
+                for k in range(nk):
+                    yr = &y[k, b, od, oh, 0, 0]
+                    for i in range(wo * inner):
+                        yr[i] = 0
                 for jd in range(dcount[od]):
                     for jh in range(hcount[oh]):
                         xr = &x[b, dstart[od] + jd * ddil, hstart[oh] + jh * hdil, 0, 0]
                         for k in range(nk):
+                            yr = &y[k, b, od, oh, 0, 0]
                             wr = &weights[k, dskip[od] + jd, hskip[oh] + jh, 0]
-                            _wsum_row_edges(xr, yr, inner, nk, k, wr, wstart, wcount, wskip,
+                            _wsum_row_edges(xr, yr, inner, wr, wstart, wcount, wskip,
                                             wdil, 0, wlo)
-                            _wsum_row_regular(xr, yr, inner, nk, k, wr, wlo, whi, wstride,
+                            _wsum_row_regular(xr, yr, inner, wr, wlo, whi, wstride,
                                               woff, wkernel, wdil)
-                            _wsum_row_edges(xr, yr, inner, nk, k, wr, wstart, wcount, wskip,
+                            _wsum_row_edges(xr, yr, inner, wr, wstart, wcount, wskip,
                                             wdil, whi, wo)
                 r = r + 1
                 oh = oh + 1
@@ -622,8 +624,10 @@ def mean_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inner)
     cdef const numeric* xr
     cdef real* yr
     cdef double* acc
+    cdef double* dv
     with nogil, parallel(num_threads=nthreads):
-        acc = <double*>malloc(wo * inner * sizeof(double))
+        acc = <double*>malloc((wo * inner + wo) * sizeof(double))
+        dv = acc + wo * inner
         for ch in prange(nchunks, schedule="static"):
             r = ch * rows // nchunks
             r1 = (ch + 1) * rows // nchunks
@@ -644,12 +648,21 @@ def mean_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inner)
                         _sum_row_edges(xr, acc, inner, wstart, wcount, wdil, whi, wo, first)
                         first = False
                 scale = ddiv[od] * hdiv[oh]
+                # A divisor is 0 only for a window without elements (count_include_pad
+                # False), whose sum is 0: dividing by 1 writes 0, never 0/0.  The
+                # divisors go to a row first, so that the divisions are unconditional
+                # and vectorise (the same quotients).
                 for ow in range(wo):
                     div = scale * wdiv[ow]
-                    for i in range(inner):
-                        # div is 0 only for a window without elements (count_include_pad
-                        # False): write 0, never 0/0
-                        yr[ow * inner + i] = <real>(acc[ow * inner + i] / div) if div != 0 else 0
+                    dv[ow] = div if div != 0 else 1.0
+                if inner == 1:
+                    for ow in range(wo):
+                        yr[ow] = <real>(acc[ow] / dv[ow])
+                else:
+                    for ow in range(wo):
+                        div = dv[ow]
+                        for i in range(inner):
+                            yr[ow * inner + i] = <real>(acc[ow * inner + i] / div)
                 r = r + 1
                 oh = oh + 1
                 if oh == ho:
