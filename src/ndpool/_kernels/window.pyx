@@ -400,9 +400,19 @@ cdef inline void _sum_row_regular(const numeric* xr, accum* yr, intp inner,
                                   intp wlo, intp whi, intp wstride, intp woff,
                                   intp wkernel, intp wdil, bint first) noexcept nogil:
     cdef intp ow, jw, i, c0
+    cdef accum acc
     if whi <= wlo:
         return
-    if inner == 1:
+    if inner == 1 and wkernel >= LONG_WINDOW:
+        # Few long windows (a global pool's row): one tight loop per window, the
+        # taps in the same order as below, so the same sums.
+        for ow in range(wlo, whi):
+            c0 = woff + ow * wstride
+            acc = <accum>xr[c0] if first else yr[ow] + <accum>xr[c0]
+            for jw in range(1, wkernel):
+                acc = acc + <accum>xr[c0 + jw * wdil]
+            yr[ow] = acc
+    elif inner == 1:
         for jw in range(wkernel):
             c0 = woff + jw * wdil
             if first and jw == 0:
@@ -441,10 +451,10 @@ def extremum_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, in
         for ch in prange(nchunks, schedule="static", num_threads=nthreads):
             r = ch * rows // nchunks
             r1 = (ch + 1) * rows // nchunks
-            b = r // (do * ho)
-            od = (r // ho) % do
-            oh = r % ho
             while r < r1:
+                b = r // (do * ho)       # output row r is (b, od, oh)
+                od = (r // ho) % do
+                oh = r % ho
                 yr = &y[b, od, oh, 0, 0]
                 if dcount[od] * hcount[oh] == 0:
                     for i in range(wo * inner):
@@ -461,13 +471,6 @@ def extremum_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, in
                                        is_min)
                         first = False
                 r = r + 1
-                oh = oh + 1
-                if oh == ho:
-                    oh = 0
-                    od = od + 1
-                    if od == do:
-                        od = 0
-                        b = b + 1
 
 
 def sum_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inner)
@@ -487,10 +490,10 @@ def sum_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inner)
         for ch in prange(nchunks, schedule="static", num_threads=nthreads):
             r = ch * rows // nchunks
             r1 = (ch + 1) * rows // nchunks
-            b = r // (do * ho)
-            od = (r // ho) % do
-            oh = r % ho
             while r < r1:
+                b = r // (do * ho)       # output row r is (b, od, oh)
+                od = (r // ho) % do
+                oh = r % ho
                 yr = &y[b, od, oh, 0, 0]
                 if dcount[od] * hcount[oh] == 0:
                     for i in range(wo * inner):
@@ -505,13 +508,6 @@ def sum_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inner)
                         _sum_row_edges(xr, yr, inner, wstart, wcount, wdil, whi, wo, first)
                         first = False
                 r = r + 1
-                oh = oh + 1
-                if oh == ho:
-                    oh = 0
-                    od = od + 1
-                    if od == do:
-                        od = 0
-                        b = b + 1
 
 
 cdef inline void _wsum_row_edges(const numeric* xr, double* yr, intp inner,
@@ -574,10 +570,10 @@ def weighted_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, in
         for ch in prange(nchunks, schedule="static", num_threads=nthreads):
             r = ch * rows // nchunks
             r1 = (ch + 1) * rows // nchunks
-            b = r // (do * ho)
-            od = (r // ho) % do
-            oh = r % ho
             while r < r1:
+                b = r // (do * ho)       # output row r is (b, od, oh)
+                od = (r // ho) % do
+                oh = r % ho
                 for k in range(nk):
                     yr = &y[k, b, od, oh, 0, 0]
                     for i in range(wo * inner):
@@ -595,13 +591,6 @@ def weighted_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, in
                             _wsum_row_edges(xr, yr, inner, wr, wstart, wcount, wskip,
                                             wdil, whi, wo)
                 r = r + 1
-                oh = oh + 1
-                if oh == ho:
-                    oh = 0
-                    od = od + 1
-                    if od == do:
-                        od = 0
-                        b = b + 1
 
 
 def mean_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inner)
@@ -631,10 +620,10 @@ def mean_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inner)
         for ch in prange(nchunks, schedule="static"):
             r = ch * rows // nchunks
             r1 = (ch + 1) * rows // nchunks
-            b = r // (do * ho)
-            od = (r // ho) % do
-            oh = r % ho
             while r < r1:
+                b = r // (do * ho)       # output row r is (b, od, oh)
+                od = (r // ho) % do
+                oh = r % ho
                 yr = &y[b, od, oh, 0, 0]
                 for i in range(wo * inner):
                     acc[i] = 0
@@ -664,11 +653,4 @@ def mean_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inner)
                         for i in range(inner):
                             yr[ow * inner + i] = <real>(acc[ow * inner + i] / div)
                 r = r + 1
-                oh = oh + 1
-                if oh == ho:
-                    oh = 0
-                    od = od + 1
-                    if od == do:
-                        od = 0
-                        b = b + 1
         free(acc)
