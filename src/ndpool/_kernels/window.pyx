@@ -451,10 +451,10 @@ def extremum_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, in
         for ch in prange(nchunks, schedule="static", num_threads=nthreads):
             r = ch * rows // nchunks
             r1 = (ch + 1) * rows // nchunks
+            b = r // (do * ho)
+            od = (r // ho) % do
+            oh = r % ho
             while r < r1:
-                b = r // (do * ho)       # output row r is (b, od, oh)
-                od = (r // ho) % do
-                oh = r % ho
                 yr = &y[b, od, oh, 0, 0]
                 if dcount[od] * hcount[oh] == 0:
                     for i in range(wo * inner):
@@ -471,6 +471,13 @@ def extremum_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, in
                                        is_min)
                         first = False
                 r = r + 1
+                oh = oh + 1          # next row counted on: no division per (short) row
+                if oh == ho:
+                    oh = 0
+                    od = od + 1
+                    if od == do:
+                        od = 0
+                        b = b + 1
 
 
 def sum_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inner)
@@ -490,10 +497,10 @@ def sum_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inner)
         for ch in prange(nchunks, schedule="static", num_threads=nthreads):
             r = ch * rows // nchunks
             r1 = (ch + 1) * rows // nchunks
+            b = r // (do * ho)
+            od = (r // ho) % do
+            oh = r % ho
             while r < r1:
-                b = r // (do * ho)       # output row r is (b, od, oh)
-                od = (r // ho) % do
-                oh = r % ho
                 yr = &y[b, od, oh, 0, 0]
                 if dcount[od] * hcount[oh] == 0:
                     for i in range(wo * inner):
@@ -508,6 +515,13 @@ def sum_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inner)
                         _sum_row_edges(xr, yr, inner, wstart, wcount, wdil, whi, wo, first)
                         first = False
                 r = r + 1
+                oh = oh + 1          # next row counted on: no division per (short) row
+                if oh == ho:
+                    oh = 0
+                    od = od + 1
+                    if od == do:
+                        od = 0
+                        b = b + 1
 
 
 cdef inline void _wsum_row_edges(const numeric* xr, double* yr, intp inner,
@@ -570,10 +584,10 @@ def weighted_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, in
         for ch in prange(nchunks, schedule="static", num_threads=nthreads):
             r = ch * rows // nchunks
             r1 = (ch + 1) * rows // nchunks
+            b = r // (do * ho)
+            od = (r // ho) % do
+            oh = r % ho
             while r < r1:
-                b = r // (do * ho)       # output row r is (b, od, oh)
-                od = (r // ho) % do
-                oh = r % ho
                 for k in range(nk):
                     yr = &y[k, b, od, oh, 0, 0]
                     for i in range(wo * inner):
@@ -591,6 +605,13 @@ def weighted_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, in
                             _wsum_row_edges(xr, yr, inner, wr, wstart, wcount, wskip,
                                             wdil, whi, wo)
                 r = r + 1
+                oh = oh + 1          # next row counted on: no division per (short) row
+                if oh == ho:
+                    oh = 0
+                    od = od + 1
+                    if od == do:
+                        od = 0
+                        b = b + 1
 
 
 def mean_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inner)
@@ -620,10 +641,10 @@ def mean_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inner)
         for ch in prange(nchunks, schedule="static"):
             r = ch * rows // nchunks
             r1 = (ch + 1) * rows // nchunks
+            b = r // (do * ho)
+            od = (r // ho) % do
+            oh = r % ho
             while r < r1:
-                b = r // (do * ho)       # output row r is (b, od, oh)
-                od = (r // ho) % do
-                oh = r % ho
                 yr = &y[b, od, oh, 0, 0]
                 for i in range(wo * inner):
                     acc[i] = 0
@@ -653,4 +674,11 @@ def mean_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inner)
                         for i in range(inner):
                             yr[ow * inner + i] = <real>(acc[ow * inner + i] / div)
                 r = r + 1
+                oh = oh + 1          # next row counted on: no division per (short) row
+                if oh == ho:
+                    oh = 0
+                    od = od + 1
+                    if od == do:
+                        od = 0
+                        b = b + 1
         free(acc)
