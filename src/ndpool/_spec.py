@@ -86,7 +86,7 @@ _PLAN_CACHES.append(_resolve_cached)
 
 
 def _plain(value):
-    """``value`` as a hashable key of exact built-in types, or None if it has none."""
+    """``value`` as a hashable key of exact built-in types, or _UNCACHEABLE."""
     t = type(value)
     if t is int or t is str or value is None:
         return value

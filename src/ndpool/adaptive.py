@@ -260,9 +260,7 @@ def _from_finer(x, pooled, size, grids, is_min, workers):
             continue
         level = _engine.extremum(grid, pooled, plans, is_min=is_min,
                                  nthreads=resolve_workers(workers))
-        if level.dtype.kind == "f" and not np.all(level != 0):   # NaN != 0 holds: test both
-            return None
-        if level.dtype.kind == "f" and np.isnan(level).any():
+        if level.dtype.kind == "f" and np.any((level == 0) | np.isnan(level)):
             return None
         return level
     return None

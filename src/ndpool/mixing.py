@@ -39,8 +39,8 @@ def _sigmoid(z):
 
 
 def _mix(s, a, b):
-    """``s * a + (1 - s) * b``, rounded as written; ``s`` and ``a`` (float64 arrays
-    of the caller's, ``s`` possibly broadcast) are overwritten."""
+    """``s * a + (1 - s) * b``, rounded as written, into ``a`` (a float64 array of
+    the caller's); ``s`` may broadcast against it."""
     rest = 1 - s
     rest = np.multiply(rest, b, out=rest if np.shape(rest) == b.shape else None)
     with np.errstate(invalid="ignore"):        # inf * 0 where a window holds inf
