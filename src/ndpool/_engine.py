@@ -36,7 +36,7 @@ def _tables(plan, outer):
     return start, count, max(outer // len(start), 1)
 
 
-_UNIT_START = _k.table_view(np.zeros(1, np.intp))
+_UNIT_START = _k.table_view(np.zeros(1, np.intp))   # also the unit axis's skipped taps
 _UNIT_COUNT = _k.table_view(np.ones(1, np.intp))
 _UNIT_DIV = np.ones(1, np.float64)
 
@@ -163,9 +163,6 @@ def window_mean(x, axes, plans, divisors, dtype, *, nthreads, dest=None):
     return y
 
 
-_UNIT_SKIP = _k.table_view(np.zeros(1, np.intp))
-
-
 def window_weighted(x, axes, plans, weights, *, nthreads):
     """Per window, ``weights @ taps`` for each kernel-shaped row of ``weights``, in float64,
     in one fused sweep when the pooled axes are adjacent, else None.
@@ -185,7 +182,7 @@ def window_weighted(x, axes, plans, weights, *, nthreads):
     y = np.empty((nk,) + shape, np.float64)
     if y.size and kx.size:
         slots = [None] * (3 - len(group)) + [p for _, p in group]
-        skips = [_UNIT_SKIP if p is None else _k.table_view(p.skip) for p in slots]
+        skips = [_UNIT_START if p is None else _k.table_view(p.skip) for p in slots]
         (ds, dc, dd, hs, hc, hd, ws, wc, wd, *regular) = args
         _k.weighted_fused(kx.reshape(xs), y.reshape((nk,) + ys), ds, dc, skips[0], dd,
                           hs, hc, skips[1], hd, ws, wc, skips[2], wd, *regular, w,
