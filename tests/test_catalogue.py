@@ -484,6 +484,31 @@ def test_lse_large_r_tends_to_max_without_overflow(scale, dtype):
         assert np.all(got >= mx - np.log(n) / r - tol)   # mean >= e^(r m) / n
 
 
+@examples(60)
+@given(data=st.data())
+def test_lse_fast_path_is_as_exact_as_the_kernel(data):
+    # The unshifted window mean of e^(r x) (smooth._lse_slab) against the shifted
+    # per-window kernel.  Where it is used, r max(|L|, m - L) >= 1/4 bounds its
+    # error by a few (n + 2) eps relative to |L| + (m - L); flat windows near zero and
+    # r -> 0 must fall back to the kernel.  Fails if that fallback is dropped.
+    from ndpool import _gather, smooth
+    from ndpool._spec import WindowSpec
+    shape = data.draw(st.lists(st.integers(1, 9), min_size=2, max_size=3), label="shape")
+    k = data.draw(st.integers(1, 3), label="k")
+    r = 10.0 ** data.draw(st.floats(-14, 6), label="log10 r")
+    scale = 10.0 ** data.draw(st.floats(-6, 3), label="log10 scale")
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="seed"))
+    x = scale * rng.standard_normal(shape)
+    x[rng.random(shape) < 0.3] = data.draw(st.sampled_from([0.0, scale, -scale]))
+    spec = WindowSpec(x, k, 1, k // 2, 1, False, None, None)
+    want = _gather.float_reduce(x, spec.axes, spec.plans, _gather.LSE, r, 1)
+    got = smooth._lse_slab(x, spec.axes, spec.plans, 1, r)
+    m = ndpool.max_pool(x, k, 1, k // 2)
+    eps = np.finfo(np.float64).eps
+    tol = 16 * (k ** x.ndim + 2) * eps * (np.abs(want) + (m - want))
+    assert np.all(np.abs(got - want) <= tol)
+
+
 @pytest.mark.parametrize("dtype", FLOATS + [np.int16], ids=lambda d: np.dtype(d).name)
 @pytest.mark.parametrize("big", [1000, -1000])
 def test_softpool_has_no_overflow(big, dtype):

@@ -82,6 +82,18 @@ def float_reduce(x, axes, plans, method, param, nthreads):
     return out.reshape(tuple(g.oshape))
 
 
+def float_reduce_at(x, axes, plans, method, param, which, nthreads):
+    """float_reduce's values of the windows at flat output indices ``which`` only."""
+    kx = _flat(x)
+    g = Geometry(x.shape, axes, plans)
+    which = np.ascontiguousarray(which, np.intp)
+    out = np.zeros(which.size, np.float64)
+    if which.size:
+        _g.float_reduce_at(kx, out, which, method, float(param), *g.args(), g.max_taps,
+                           threads_for(nthreads, which.size * g.max_taps))
+    return out
+
+
 def stochastic_sample(x, axes, plans, u, nthreads):
     """One activation-weighted draw per window, and its pooled flat index."""
     kx = _flat(x)

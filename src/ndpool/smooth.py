@@ -1,9 +1,12 @@
 """Smooth pooling between average and max: Lp, power mean (GeM), SoftPool, log-sum-exp.
 
-All four are computed per window on the gather kernels, relative to the
-window's own largest value (``m (sum (x/m)^p)^(1/p)``, ``m + log(...)``), so
-no intermediate overflows or underflows whatever the magnitudes or p: large
-p really tends to max pooling.  NaN propagates through every method.
+Each has an exact per-window kernel that works relative to the window's own
+largest value (``m (sum (x/m)^p)^(1/p)``, ``m + log(...)``), so no intermediate
+overflows or underflows whatever the magnitudes or p: large p really tends to
+max pooling.  Where the values allow, each is instead one elementwise pass
+(a power or an exp per element, not per tap) and a compiled window sum or mean,
+window by window only where that is as exact; the other windows take the
+kernel's value.  NaN propagates through every method.
 
 Window parameters (``kernel_size, stride, padding, dilation, ceil_mode,
 axes, channel_axis, workers``) mean exactly what they mean for
@@ -13,6 +16,7 @@ dtype (computed in float64), bool and integer input gives float64.
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -115,17 +119,20 @@ def _power_fast(spec, x, nthreads, p, *, mean, eps=None):
     if (hi > 0 and p * math.log2(hi) + math.log2(max(taps, 1)) >= math.log2(_FAST_HI)) \
             or p * math.log2(low) <= math.log2(_FAST_LO):
         return None
-    def power(part, plans):
+    def power(part, plans, threads):
         sub = WindowSpec.from_plans(part, spec.axes, plans, spec.channel_axis)
-        return _power_slab(part, sub, nthreads, p, mean, eps)
-    return _by_slabs(x, spec, power)
+        return _power_slab(part, sub, threads, p, mean, eps)
+    return _by_slabs(x, spec, power, nthreads)
 
 
-def _by_slabs(x, spec, compute):
-    """The result of ``compute(part, plans)`` over slabs of ``x`` of about _SLAB
-    elements: split along the leading unpooled axes, then along the output rows of
-    the first pooled axis (``plans``: the spec's plans, the first cut to the slab)."""
+def _by_slabs(x, spec, compute, nthreads):
+    """The result of ``compute(part, plans, threads)`` over slabs of ``x`` of about
+    _SLAB elements: split along the leading unpooled axes, then along the output
+    rows of the first pooled axis (``plans``: the spec's plans, the first cut to the
+    slab).  Several slabs run at once, one thread each: most of their work is NumPy's
+    elementwise passes, which one kernel call's threads cannot share."""
     result = np.empty(spec.out_shape, mean_dtype(spec.x.dtype))
+    tasks = []
     for slab in _slabs(x.shape, spec.axes, _SLAB):
         xs = x[slab]
         for (lo, hi), (o0, o1), plans in _row_slabs(xs.shape, spec.axes, spec.plans, _SLAB):
@@ -133,7 +140,19 @@ def _by_slabs(x, spec, compute):
             rows[spec.axes[0]] = slice(lo, hi)
             out_rows = list(slab) + [slice(None)] * (x.ndim - len(slab))
             out_rows[spec.axes[0]] = slice(o0, o1)
-            result[tuple(out_rows)] = compute(xs[tuple(rows)], plans)
+            tasks.append((xs[tuple(rows)], plans, tuple(out_rows)))
+
+    def one(task, threads):
+        part, plans, where = task
+        result[where] = compute(part, plans, threads)
+
+    if nthreads > 1 and len(tasks) > 1:
+        with ThreadPoolExecutor(min(nthreads, len(tasks))) as pool:
+            for done in [pool.submit(one, task, 1) for task in tasks]:
+                done.result()
+    else:
+        for task in tasks:
+            one(task, nthreads)
     return result
 
 
@@ -278,8 +297,8 @@ def _softpool_fast(spec, nthreads):
     x = spec.x
     if x.size == 0 or any(plan.start.ndim != 1 or plan.has_empty for plan in spec.plans):
         return None
-    return _by_slabs(x, spec, lambda part, plans: _softpool_slab(part, spec.axes, plans,
-                                                                 nthreads))
+    return _by_slabs(x, spec, lambda part, plans, threads: _softpool_slab(
+        part, spec.axes, plans, threads), nthreads)
 
 
 def _softpool_slab(x, axes, plans, nthreads):
@@ -302,8 +321,47 @@ def _softpool_slab(x, axes, plans, nthreads):
 
 def _lse(spec, nthreads, r):
     r = positive_real(r, "r")
-    return _as_float(_gather.float_reduce(spec.x, spec.axes, spec.plans, _gather.LSE, r,
-                                          nthreads), spec)
+    x = spec.x
+    if x.size and all(plan.start.ndim == 1 and not plan.has_empty for plan in spec.plans):
+        values = _by_slabs(x, spec, lambda part, plans, threads: _lse_slab(
+            part, spec.axes, plans, threads, r), nthreads)
+    else:
+        values = _gather.float_reduce(x, spec.axes, spec.plans, _gather.LSE, r, nthreads)
+    return _as_float(values, spec)
+
+
+# Log-sum-exp as one compiled window mean.  L = log(mean(e^(r x))) / r, unshifted, is
+# exact to about (n + 2) eps / r absolute (the exps' and the mean's rounding, carried
+# by the log) while every e^(r x) and their mean are finite normal numbers.  That is
+# as good as the shifted per-window kernel, whose error has the same (n + 2) eps / r
+# term, once r max(|L|, m - L) >= 1/4 (m the window maximum): the error is then a few
+# n eps relative to |L| or to the window's spread.  Other windows (flat windows near
+# 0, r -> 0 where the kernel's expm1/log1p keep the mean's digits, values beyond
+# the exponent range, infinities, NaN) take the kernel's value.  The choice is made
+# window by window on the window's own values.
+_LSE_MARGIN = 0.25
+
+
+def _lse_slab(x, axes, plans, nthreads, r):
+    """Log-sum-exp pooling of one slab, in float64."""
+    from .window import _avg
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        v = np.multiply(x, r, dtype=np.float64)
+        np.exp(v, out=v)
+        vspec = WindowSpec.from_plans(v, axes, plans, None)
+        out = _avg(vspec, nthreads, count_include_pad=False, dtype=np.float64)
+        good = (out >= _SOFT_MIN) & (out < np.inf)
+        np.log(out, out=out)
+        np.divide(out, r, out=out)
+        m = _engine.extremum(x, axes, plans, is_min=False, nthreads=nthreads)
+        spread = np.subtract(m, out, dtype=np.float64)
+        np.maximum(spread, np.abs(out), out=spread)
+        good &= spread * r >= _LSE_MARGIN
+    if not good.all():
+        which = np.flatnonzero(~good)
+        out.reshape(-1)[which] = _gather.float_reduce_at(x, axes, plans, _gather.LSE, r,
+                                                          which, nthreads)
+    return out
 
 
 @dask_aware
@@ -337,9 +395,13 @@ def lse_pool(x, r, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fa
              axes=None, channel_axis=None, out=None, workers=None):
     """Log-sum-exp pooling: ``(1/r) log(mean(e^(r x)))`` over each window.
 
-    r -> 0 tends to average pooling, r -> inf to max pooling.  Computed as
-    ``m + log(mean(e^(r (x - m)))) / r`` with m the window maximum, so large
-    ``r * x`` never overflows.
+    r -> 0 tends to average pooling, r -> inf to max pooling.  A window whose
+    ``e^(r x)`` are finite normal numbers and whose result is not within
+    ``1/(4r)`` of both 0 and its maximum is one exp per element and a window
+    mean (error a few ``(n + 2) eps`` relative).  Any other window is computed as
+    ``m + log1p(mean(expm1(r (x - m)))) / r`` with m the window maximum, so
+    large ``r * x`` never overflows and r -> 0 keeps the mean's digits.  The
+    choice is made per window, on its own values.
 
     Pinheiro & Collobert, "From image-level to pixel-level labeling with
     convolutional networks", CVPR 2015.

@@ -383,6 +383,38 @@ def float_reduce(const numeric[::1] x, double[::1] out, int method, double param
         free(o)
 
 
+def float_reduce_at(const numeric[::1] x, double[::1] out, const intp[::1] which,
+                    int method, double param,
+                    const intp[::1] oshape, const intp[:, ::1] starts,
+                    const intp[:, ::1] counts, const intp[:, ::1] skips,
+                    const intp[::1] dil, const intp[::1] istride, const intp[::1] kstride,
+                    const intp[::1] pstride, intp max_taps, int nthreads):
+    """out[k] = float_reduce's value of window which[k] (flat output indices).
+
+    For the few windows a faster path could not compute exactly."""
+    cdef Geometry g = make_geometry(oshape, starts, counts, skips, dil, istride,
+                                    kstride, pstride)
+    cdef intp total = which.shape[0], nchunks = min(total, 8 * nthreads)
+    cdef intp ch, k, k1, n
+    cdef intp* o
+    cdef intp* j
+    cdef numeric* buf
+    with nogil, parallel(num_threads=nthreads):
+        o = <intp*>malloc(2 * g.ndim * sizeof(intp))
+        j = o + g.ndim
+        buf = <numeric*>malloc(max_taps * sizeof(numeric))
+        for ch in prange(nchunks, schedule="static"):
+            k = ch * total // nchunks
+            k1 = (ch + 1) * total // nchunks
+            while k < k1:
+                decode(which[k], &g, o)
+                n = gather(&x[0], &g, o, j, buf, NULL)
+                out[k] = reduce_float(buf, n, method, param) if n else 0.0
+                k = k + 1
+        free(buf)
+        free(o)
+
+
 def stochastic_sample(const numeric[::1] x, numeric[::1] out, intp[::1] index,
                       const double[::1] u,
                       const intp[::1] oshape, const intp[:, ::1] starts,
