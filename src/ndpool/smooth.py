@@ -314,8 +314,9 @@ def _softpool_slab(x, axes, plans, nthreads):
         good = (s0 >= _SOFT_MIN) & (s0 < np.inf) & np.isfinite(s1)
         out = np.divide(s1, s0, out=s1)
     if not good.all():
-        exact = _gather.float_reduce(x, axes, plans, _gather.SOFTPOOL, 0.0, nthreads)
-        np.copyto(out, exact, where=~good)
+        which = np.flatnonzero(~good)
+        np.put(out, which, _gather.float_reduce_at(x, axes, plans, _gather.SOFTPOOL, 0.0,
+                                                   which, nthreads))
     return out
 
 
@@ -359,8 +360,8 @@ def _lse_slab(x, axes, plans, nthreads, r):
         good &= spread * r >= _LSE_MARGIN
     if not good.all():
         which = np.flatnonzero(~good)
-        out.reshape(-1)[which] = _gather.float_reduce_at(x, axes, plans, _gather.LSE, r,
-                                                          which, nthreads)
+        np.put(out, which, _gather.float_reduce_at(x, axes, plans, _gather.LSE, r, which,
+                                                   nthreads))
     return out
 
 
