@@ -90,3 +90,30 @@ def test_large_inputs_pool_in_bands_exactly(shape, data, dtype, bands, seed):
         finally:
             mp.undo()
     assert [_bytes(b) for b in banded] == [_bytes(w) for w in whole]
+
+
+@examples(80)
+@given(st.lists(st.integers(1, 9), min_size=2, max_size=4), st.data(),
+       st.sampled_from([np.float32, np.float64]), st.integers(0, 2**31))
+def test_one_sweep_equals_the_separate_passes(shape, data, dtype, seed):
+    """Two adjacent float axes are pooled in one compiled sweep (corner._fused):
+    the same bytes as the separate running-maximum passes, NaN and -0.0 included."""
+    rng = np.random.default_rng(seed)
+    x = (rng.standard_normal(shape) * 9).astype(dtype)
+    x[rng.random(shape) < 0.1] = np.nan
+    x[rng.random(shape) < 0.1] = -0.0
+    x[rng.random(shape) < 0.1] = 0.0
+    a = data.draw(st.integers(0, len(shape) - 2), label="first pooled axis")
+    dirs = tuple(data.draw(st.sampled_from([1, -1])) for _ in range(2))
+    workers = data.draw(st.integers(1, 3), label="workers")
+    calls = [lambda: ndpool.corner_pool(x, dirs, axes=(a, a + 1), workers=workers),
+             lambda: ndpool.cascade_corner_pool(x, dirs, axes=(a, a + 1), workers=workers),
+             lambda: ndpool.center_pool(x, axes=(a, a + 1), workers=workers)]
+    fused = [f() for f in calls]
+    mp = pytest.MonkeyPatch()
+    mp.setattr(ndpool.corner, "_fused", lambda *args: None)
+    try:
+        passes = [f() for f in calls]
+    finally:
+        mp.undo()
+    assert [_bytes(b) for b in fused] == [_bytes(p) for p in passes]

@@ -13,6 +13,8 @@ network's head).  The output has the input's shape and dtype; NaN propagates.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ._dtypes import as_array, kernel_view
@@ -60,6 +62,31 @@ def _directions(corner, k):
     return dirs
 
 
+_MODES = {"corner": 0, "cascade": 1, "center": 2}
+
+
+def _fused(x, pooled, mode, dirs, nthreads):
+    """The whole pool in one compiled sweep per image (``corner_fused``), or None.
+
+    For two adjacent pooled axes of float32/float64 input with at least one image
+    per thread; the same arithmetic as the separate passes, without their
+    intermediate arrays."""
+    if len(pooled) != 2 or pooled[1] != pooled[0] + 1 or x.size == 0 \
+            or x.dtype.type not in (np.float32, np.float64):
+        return None
+    a = pooled[0]
+    outer = math.prod(x.shape[:a])
+    inner = math.prod(x.shape[a + 2:])
+    if outer < min(nthreads, 2) * 2 and x.nbytes > _WHOLE_BYTES:
+        return None              # one large image: the passes share it between threads
+    kx = kernel_view(x)
+    y = np.empty(x.shape, _sum_dtype(x))
+    shape3 = (outer, x.shape[a], x.shape[a + 1] * inner)
+    _k.corner_fused(kx.reshape(shape3), y.reshape(shape3), inner, _MODES[mode],
+                    dirs[0] > 0, dirs[1] > 0, threads_for(nthreads, x.size))
+    return _from_kernel(y, x.dtype)
+
+
 def _sum_dtype(x):
     # The sum of two pools stays in x's dtype (as in the networks, which are float).
     return x.dtype.newbyteorder("=")
@@ -94,9 +121,10 @@ def corner_pool(x, corner="top_left", *, axes=None, channel_axis=None, workers=N
     pooled = _pooled_axes(x, axes, channel_axis)
     dirs = _directions(corner, len(pooled))
     nthreads = resolve_workers(workers)
-    total = None
-    for ax, d in zip(pooled, dirs):
-        total = _add_part(total, x, ax, d, (), nthreads)
+    total = _fused(x, pooled, "corner", dirs, nthreads)
+    if total is None:
+        for ax, d in zip(pooled, dirs):
+            total = _add_part(total, x, ax, d, (), nthreads)
     return total
 
 
@@ -106,8 +134,8 @@ def center_pool(x, *, axes=None, channel_axis=None, workers=None):
     For an image, ``out[i, j] = max(x[i, :]) + max(x[:, j])``: a center
     keypoint looks along its whole row and its whole column.
 
-    ``workers`` is checked as everywhere else, but unused: each line maximum is
-    one NumPy reduction, a single memory-bound pass.
+    Two adjacent float axes are pooled in one compiled sweep per image (using
+    ``workers``); other layouts take one NumPy reduction per axis.
 
     Examples
     --------
@@ -117,9 +145,11 @@ def center_pool(x, *, axes=None, channel_axis=None, workers=None):
            [6, 5]])
     """
     x = as_array(x)
-    resolve_workers(workers)
+    nthreads = resolve_workers(workers)
     pooled = _pooled_axes(x, axes, channel_axis)
-    total = None
+    total = _fused(x, pooled, "center", (1, 1), nthreads)
+    if total is not None:
+        return total
     for ax in pooled:
         line_max = np.max(x, axis=ax, keepdims=True) if x.size else x
         if total is None:
@@ -153,7 +183,9 @@ def cascade_corner_pool(x, corner="top_left", *, axes=None, channel_axis=None,
     pooled = _pooled_axes(x, axes, channel_axis)
     dirs = _directions(corner, len(pooled))
     nthreads = resolve_workers(workers)
-    total = None
+    total = _fused(x, pooled, "cascade", dirs, nthreads)
+    if total is not None:
+        return total
     for ax, d in zip(pooled, dirs):
         others = tuple((bx, e) for bx, e in zip(pooled, dirs) if bx != ax)
         total = _add_part(total, x, ax, d, others, nthreads)

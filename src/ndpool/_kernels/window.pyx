@@ -266,6 +266,152 @@ def running_max_pass(const numeric[:, :, ::1] x,   # IN  (outer, n, inner)
                         y[b, q, i] = pick(x[b, q, i], y[b, q - 1, i], False)
 
 
+cdef inline void _pick4(const real* v, intp vstride, real* r, intp n, intp q,
+                        real* acc) noexcept nogil:
+    cdef intp k
+    for k in range(4):
+        acc[k] = pick(v[k * vstride + q], acc[k], False)
+        r[k * n + q] = acc[k]
+
+
+cdef inline void _scan_rows(const real* v, intp vstride, real* r, intp nrows, intp w,
+                            intp inner, bint reverse, real* tmp) noexcept nogil:
+    """r[k * w * inner:] = the running maximum along w of the (w, inner) row
+    v[k * vstride:], for k < nrows (``pick``'s rule).  Four unit-inner rows are
+    scanned together: one row's scan is a chain of dependent compare-selects.
+    ``tmp``: room for 8 rows."""
+    cdef intp p, q, i, k, prev, n = w * inner
+    cdef real acc[4]
+    if inner == 1 and nrows == 4:
+        if reverse:          # reversed into tmp, scanned forwards, reversed back:
+            for k in range(4):   # compilers vectorise the forward loop only
+                for q in range(w):
+                    tmp[k * n + q] = v[k * vstride + w - 1 - q]
+            for k in range(4):
+                acc[k] = tmp[k * n]
+            for q in range(w):
+                _pick4(tmp, n, tmp + 4 * n, n, q, acc)
+            for k in range(4):
+                for q in range(w):
+                    r[k * n + q] = tmp[4 * n + k * n + w - 1 - q]
+        else:
+            for k in range(4):
+                acc[k] = v[k * vstride]
+            for q in range(w):
+                _pick4(v, vstride, r, n, q, acc)
+        return
+    for k in range(nrows):
+        for p in range(w):
+            q = w - 1 - p if reverse else p
+            if p == 0:
+                for i in range(inner):
+                    r[k * n + q * inner + i] = v[k * vstride + q * inner + i]
+            else:
+                prev = (q + 1) * inner if reverse else (q - 1) * inner
+                for i in range(inner):
+                    r[k * n + q * inner + i] = pick(v[k * vstride + q * inner + i],
+                                                    r[k * n + prev + i], False)
+
+
+cdef inline void _running(const real* v, real* m, intp n, bint first) noexcept nogil:
+    """m = pick(v, m) elementwise (m = v for the first row)."""
+    cdef intp e
+    if first:
+        for e in range(n):
+            m[e] = v[e]
+    else:
+        for e in range(n):
+            m[e] = pick(v[e], m[e], False)
+
+
+# Rows of H handled together (their W scans interleaved).
+cdef enum:
+    CORNER_ROWS = 4
+
+
+def corner_fused(const real[:, :, ::1] x,    # IN  (outer, H, W * inner)
+                 real[:, :, ::1] y,          # OUT (outer, H, W * inner)
+                 intp inner, int mode, bint rev_h, bint rev_w, int nthreads):
+    """Corner (mode 0), cascade corner (1) or center (2) pooling of two adjacent
+    axes H, W in one sweep per image, with the passes' exact arithmetic.
+
+    With T the running maximum along H and L along W (``rev``: looking towards
+    higher indices), the rows of H, taken in T's scan order, give corner
+    ``T(x) + L(x)``, cascade ``T(x + L(x)) + L(x + T(x))``, and center
+    ``max_H(x) + max_W(x)`` (line maxima: a second sweep once they are known).
+    Sums are in the input's float type, first term first, as the separate
+    passes add them.  Rows go in blocks of CORNER_ROWS, whose W scans run together.
+    """
+    cdef intp outer = x.shape[0], h = x.shape[1], n = x.shape[2], w = n // inner
+    cdef intp b, p0, p, q, e, k, nb, step = -1 if rev_h else 1
+    cdef real* cma
+    cdef real* cmb
+    cdef real* row
+    cdef real* row2
+    cdef real* lines
+    cdef const real* xr
+    cdef real* yr
+    cdef real* rk
+    cdef real* sk
+    cdef real* tmp
+    with nogil, parallel(num_threads=nthreads):
+        cma = <real*>malloc((2 * n + 5 * CORNER_ROWS * n + h * inner + 1) * sizeof(real))
+        cmb = cma + n
+        row = cmb + n                       # CORNER_ROWS rows each
+        row2 = row + CORNER_ROWS * n
+        lines = row2 + 2 * CORNER_ROWS * n
+        tmp = lines + h * inner            # 2 * CORNER_ROWS rows
+        for b in prange(outer, schedule="static"):
+            p0 = 0
+            while p0 < h:
+                nb = min(<intp>CORNER_ROWS, h - p0)
+                q = h - 1 - p0 if rev_h else p0       # the block's first row
+                # rev_h: the block's rows are q, q - 1, ...: scan them from the lowest
+                _scan_rows(&x[b, q - nb + 1 if rev_h else q, 0], n, row, nb, w, inner,
+                           rev_w, tmp)
+                for k in range(nb):
+                    p = p0 + k
+                    xr = &x[b, q + step * k, 0]
+                    yr = &y[b, q + step * k, 0]
+                    rk = row + (nb - 1 - k if rev_h else k) * n    # this row's L scan
+                    if mode == 0:                      # T(x) + L(x)
+                        _running(xr, cma, n, p == 0)
+                        for e in range(n):
+                            yr[e] = cma[e] + rk[e]
+                    elif mode == 1:                    # T(x + L(x)) now, L(x + T(x)) below
+                        for e in range(n):
+                            rk[e] = xr[e] + rk[e]
+                        _running(rk, cma, n, p == 0)
+                        _running(xr, cmb, n, p == 0)
+                        sk = row2 + (nb - 1 - k if rev_h else k) * n
+                        for e in range(n):
+                            yr[e] = cma[e]
+                            sk[e] = xr[e] + cmb[e]
+                    else:                              # line maxima, added below
+                        _running(xr, cma, n, p == 0)
+                        for e in range(inner):
+                            lines[(q + step * k) * inner + e] = rk[(0 if rev_w else n - inner) + e]
+                if mode == 1:
+                    _scan_rows(row2, n, row2 + CORNER_ROWS * n, nb, w, inner, rev_w, tmp)
+                    for k in range(nb):
+                        yr = &y[b, q + step * k, 0]
+                        sk = row2 + CORNER_ROWS * n + (nb - 1 - k if rev_h else k) * n
+                        for e in range(n):
+                            yr[e] = yr[e] + sk[e]
+                p0 = p0 + nb
+            if mode == 2:
+                for q in range(h):
+                    yr = &y[b, q, 0]
+                    if inner == 1:
+                        for e in range(n):
+                            yr[e] = cma[e] + lines[q]
+                    else:
+                        for e in range(w):
+                            for k in range(inner):
+                                yr[e * inner + k] = cma[e * inner + k] + lines[q * inner + k]
+        free(cma)
+
+
 # ---- fused passes over up to three adjacent pooled axes -----------------------------
 #
 # x is seen as (outer, D, H, W, inner) and reduced over D x H x W windows in one
