@@ -1025,3 +1025,48 @@ def test_fused_window_responses_equal_the_gather_kernel(data):
     general = _gather.weighted(spec.x, spec.axes, spec.plans, weights, 2)
     assert fused.shape == general.shape and fused.dtype == general.dtype
     assert fused.tobytes() == general.tobytes()
+
+
+@examples(150)
+@given(data=st.data())
+def test_fused_stochastic_draws_equal_the_gather_kernel(data):
+    """Stochastic sampling over adjacent pooled axes runs window by window on the
+    engine's tables (window.stochastic_fused); the gather kernel, which serves
+    every other layout, must draw the same taps: values and indices, bit for bit,
+    with NaN, infinities, windows without mass, padding, dilation and ceil mode."""
+    from ndpool import _engine, _gather
+    from ndpool._spec import WindowSpec
+    ndim = data.draw(st.integers(1, 4), label="ndim")
+    shape = tuple(data.draw(st.integers(1, 7)) for _ in range(ndim))
+    k = data.draw(st.integers(1, min(ndim, 3)), label="pooled")
+    first = data.draw(st.integers(0, ndim - k), label="first pooled axis")
+    axes = tuple(range(first, first + k))
+    kernel = tuple(data.draw(st.integers(1, 3)) for _ in range(k))
+    kw = dict(stride=tuple(data.draw(st.integers(1, 3)) for _ in range(k)),
+              padding=tuple(data.draw(st.integers(0, kk // 2)) for kk in kernel),
+              dilation=tuple(data.draw(st.integers(1, 3)) for _ in range(k)),
+              ceil_mode=data.draw(st.booleans()))
+    dtype = data.draw(st.sampled_from([np.float32, np.float64, np.int16, np.uint8, np.bool_]))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    x = (rng.standard_normal(shape) * 5).astype(dtype)
+    if dtype in (np.float32, np.float64):
+        for special in (np.nan, np.inf, -np.inf, 0.0):
+            x[rng.random(shape) < 0.05] = special
+    try:
+        spec = WindowSpec(x, kernel, kw["stride"], kw["padding"], kw["dilation"],
+                          kw["ceil_mode"], axes, None)
+    except ValueError:            # the window does not fit this shape
+        return
+    u = rng.random(spec.out_shape)
+    u[rng.random(u.shape) < 0.1] = 0.0
+    fused = _engine.stochastic_sample(spec.x, spec.axes, spec.plans, u, with_index=True,
+                                      nthreads=2)
+    assert fused is not None
+    values, index = _gather.stochastic_sample(spec.x, spec.axes, spec.plans, u, 2)
+    values = _engine._from_kernel(values, x.dtype)
+    assert fused[0].dtype == values.dtype and fused[0].shape == values.shape
+    assert fused[0].tobytes() == values.tobytes()
+    assert fused[1].tobytes() == index.tobytes()
+    alone = _engine.stochastic_sample(spec.x, spec.axes, spec.plans, u, with_index=False,
+                                      nthreads=1)
+    assert alone[1] is None and alone[0].tobytes() == values.tobytes()

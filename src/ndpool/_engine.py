@@ -192,6 +192,27 @@ def window_weighted(x, axes, plans, weights, *, nthreads):
     return np.moveaxis(y, 0, -1)
 
 
+def stochastic_sample(x, axes, plans, u, *, with_index, nthreads):
+    """Stochastic pooling's draws (and their pooled flat indices, or None) in one
+    sweep when the pooled axes are adjacent, else None.  ``u``: one uniform per
+    output, float64, output-shaped."""
+    steps = _cached_steps(x.shape, axes, plans)
+    if len(steps) != 1 or steps[0][1] is None:
+        return None
+    kx = kernel_view(x)
+    shape, (xs, ys, args), _ = steps[0]
+    y = np.empty(shape, kx.dtype)
+    index = np.empty(shape if with_index else (1,) * 5, np.intp)
+    if y.size:
+        (ds, dc, dd, hs, hc, hd, ws, wc, wd, *_regular) = args
+        _k.stochastic_fused(kx.reshape(xs), y.reshape(ys),
+                            index.reshape(ys if with_index else (1,) * 5),
+                            np.ascontiguousarray(u, np.float64).reshape(ys),
+                            ds, dc, dd, hs, hc, hd, ws, wc, wd, with_index, 0.0,
+                            threads_for(nthreads, y.size * 8))
+    return _from_kernel(y, x.dtype), (index if with_index else None)
+
+
 def extremum(x, axes, plans, *, is_min, nthreads, dest=None):
     """Window max (or min) of ``x`` in its own dtype."""
     kx = kernel_view(x)

@@ -1,7 +1,10 @@
 """Order-statistic and sampling pooling: median and stochastic pooling.
 
-Neither is separable, so both run on the gather kernels.  Window parameters
-mean exactly what they mean for :func:`ndpool.max_pool`.
+Neither is separable.  Median runs on the gather kernels; stochastic sampling
+over adjacent pooled axes reads each window in place on the engine's plan
+tables (``window.stochastic_fused``), on any other layout it gathers, with the
+same draws.  Window parameters mean exactly what they mean for
+:func:`ndpool.max_pool`.
 """
 from __future__ import annotations
 
@@ -102,6 +105,11 @@ def _stochastic(spec, nthreads, mode, u, return_indices=False):
         values = _gather.float_reduce(spec.x, spec.axes, spec.plans, _gather.STOCH_EXPECT,
                                       0.0, nthreads)
         return values.astype(mean_dtype(spec.x.dtype), copy=False)
-    values, index = _gather.stochastic_sample(spec.x, spec.axes, spec.plans, u, nthreads)
-    values = _engine._from_kernel(values, spec.x.dtype)
+    fused = _engine.stochastic_sample(spec.x, spec.axes, spec.plans, u,
+                                      with_index=return_indices, nthreads=nthreads)
+    if fused is not None:
+        values, index = fused
+    else:
+        values, index = _gather.stochastic_sample(spec.x, spec.axes, spec.plans, u, nthreads)
+        values = _engine._from_kernel(values, spec.x.dtype)
     return (values, index) if return_indices else values
