@@ -990,15 +990,9 @@ def test_softpool_of_a_window_does_not_depend_on_the_rest_of_the_array():
                                   [0.0, np.inf, np.nan, 800.0])
 
 
-@examples(150)
-@given(data=st.data())
-def test_fused_window_responses_equal_the_gather_kernel(data):
-    """Gated and tree pooling take their window responses from the engine's fused
-    sweep when the pooled axes are adjacent; the general gather kernel, which
-    serves every other layout, must give the same bits (taps in the same order,
-    padding adding nothing, dilation, ceil mode and edge windows included)."""
-    from ndpool import _engine, _gather
-    from ndpool._spec import WindowSpec
+def _adjacent_case(data):
+    """A random input, 1-3 adjacent pooled axes with every window parameter, and a
+    generator; (x, kernel, axes, window keywords, rng)."""
     ndim = data.draw(st.integers(1, 4), label="ndim")
     shape = tuple(data.draw(st.integers(1, 7)) for _ in range(ndim))
     k = data.draw(st.integers(1, min(ndim, 3)), label="pooled")
@@ -1012,6 +1006,21 @@ def test_fused_window_responses_equal_the_gather_kernel(data):
     dtype = data.draw(st.sampled_from([np.float32, np.float64, np.int16, np.uint8, np.bool_]))
     rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
     x = (rng.standard_normal(shape) * 5).astype(dtype)
+    return x, kernel, axes, kw, rng
+
+
+@examples(150)
+@given(data=st.data())
+def test_fused_window_responses_equal_the_gather_kernel(data):
+    """Gated and tree pooling take their window responses from the engine's fused
+    sweep when the pooled axes are adjacent; the general gather kernel, which
+    serves every other layout, must give the same bits (taps in the same order,
+    padding adding nothing, dilation, ceil mode and edge windows included)."""
+    from ndpool import _engine, _gather
+    from ndpool._spec import WindowSpec
+    x, kernel, axes, kw, rng = _adjacent_case(data)
+    dtype = x.dtype.type
+    shape = x.shape
     if dtype in (np.float32, np.float64):
         x[rng.random(shape) < 0.05] = np.nan
     weights = rng.standard_normal((data.draw(st.integers(1, 3)),) + kernel)
@@ -1036,19 +1045,9 @@ def test_fused_stochastic_draws_equal_the_gather_kernel(data):
     with NaN, infinities, windows without mass, padding, dilation and ceil mode."""
     from ndpool import _engine, _gather
     from ndpool._spec import WindowSpec
-    ndim = data.draw(st.integers(1, 4), label="ndim")
-    shape = tuple(data.draw(st.integers(1, 7)) for _ in range(ndim))
-    k = data.draw(st.integers(1, min(ndim, 3)), label="pooled")
-    first = data.draw(st.integers(0, ndim - k), label="first pooled axis")
-    axes = tuple(range(first, first + k))
-    kernel = tuple(data.draw(st.integers(1, 3)) for _ in range(k))
-    kw = dict(stride=tuple(data.draw(st.integers(1, 3)) for _ in range(k)),
-              padding=tuple(data.draw(st.integers(0, kk // 2)) for kk in kernel),
-              dilation=tuple(data.draw(st.integers(1, 3)) for _ in range(k)),
-              ceil_mode=data.draw(st.booleans()))
-    dtype = data.draw(st.sampled_from([np.float32, np.float64, np.int16, np.uint8, np.bool_]))
-    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
-    x = (rng.standard_normal(shape) * 5).astype(dtype)
+    x, kernel, axes, kw, rng = _adjacent_case(data)
+    dtype = x.dtype.type
+    shape = x.shape
     if dtype in (np.float32, np.float64):
         for special in (np.nan, np.inf, -np.inf, 0.0):
             x[rng.random(shape) < 0.05] = special
