@@ -63,6 +63,7 @@ def _directions(corner, k):
 
 
 _MODES = {"corner": 0, "cascade": 1, "center": 2}
+_FUSED_ROW = 2**16    # elements of an image row (W * inner) the one-sweep kernel takes
 
 
 def _fused(x, pooled, mode, dirs, nthreads):
@@ -79,6 +80,8 @@ def _fused(x, pooled, mode, dirs, nthreads):
     inner = math.prod(x.shape[a + 2:])
     if outer < min(nthreads, 2) * 2 and x.nbytes > _WHOLE_BYTES:
         return None              # one large image: the passes share it between threads
+    if x.shape[a + 1] * inner > _FUSED_ROW or x.shape[a] * inner > _FUSED_ROW * 16:
+        return None              # each thread keeps 22 rows and a column in buffers
     kx = kernel_view(x)
     y = np.empty(x.shape, _sum_dtype(x))
     shape3 = (outer, x.shape[a], x.shape[a + 1] * inner)
