@@ -1069,3 +1069,33 @@ def test_fused_stochastic_draws_equal_the_gather_kernel(data):
     alone = _engine.stochastic_sample(spec.x, spec.axes, spec.plans, u, with_index=False,
                                       nthreads=1)
     assert alone[1] is None and alone[0].tobytes() == values.tobytes()
+
+
+@examples(100)
+@given(data=st.data())
+def test_mixed_and_gated_sweep_equal_the_separate_pools(data):
+    """Mixed and gated pooling over adjacent axes take max and mean from one sweep
+    (window.mixed_fused) and blend in the kernel; the separate pools blended in
+    NumPy, which serve every other layout, must give the same bytes."""
+    x, kernel, axes, kw, rng = _adjacent_case(data)
+    if x.dtype.kind == "f":
+        x[rng.random(x.shape) < 0.05] = np.nan
+        x[rng.random(x.shape) < 0.05] = np.inf
+    alpha = data.draw(st.sampled_from([0.0, 0.3, 1.0]), label="alpha")
+    gate = rng.standard_normal(kernel)
+    try:
+        calls = [lambda: ndpool.mixed_pool(x, alpha, kernel, axes=axes, **kw),
+                 lambda: ndpool.gated_pool(x, gate, kernel, axes=axes, **kw)]
+        fused = [f() for f in calls]
+    except ValueError:            # the window does not fit this shape
+        return
+    mp = pytest.MonkeyPatch()
+    mp.setattr(ndpool._engine, "window_mixed", lambda *a, **k: None)
+    try:
+        with np.errstate(invalid="ignore"):
+            separate = [f() for f in calls]
+    finally:
+        mp.undo()
+    for f, s in zip(fused, separate):
+        assert f.dtype == s.dtype and f.shape == s.shape
+        assert f.tobytes() == s.tobytes()

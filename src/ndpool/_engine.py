@@ -163,6 +163,32 @@ def window_mean(x, axes, plans, divisors, dtype, *, nthreads, dest=None):
     return y
 
 
+def window_mixed(x, axes, plans, divisors, dtype, s, *, nthreads):
+    """``s * max + (1 - s) * mean`` per window in one fused sweep when the pooled axes
+    are adjacent, else None.  ``s``: a float, or one float64 per output (C order).
+    Means as window_mean's with ``divisors``; empty windows are left to the caller.
+    """
+    steps = _cached_steps(x.shape, axes, plans)
+    if len(steps) != 1 or steps[0][1] is None or dtype not in (np.float32, np.float64):
+        return None
+    kx = kernel_view(x)
+    shape, (xs, ys, args), _ = steps[0]
+    y = np.empty(shape, dtype)
+    if y.size and kx.size:
+        divs = [_UNIT_DIV] * (3 - len(divisors)) + [np.ascontiguousarray(d, np.float64)
+                                                     for d in divisors]
+        if np.ndim(s):
+            gate, alpha = np.ascontiguousarray(s, np.float64).reshape(-1), 0.0
+        else:
+            gate, alpha = _NO_GATE, float(s)
+        _k.mixed_fused(kx.reshape(xs), y.reshape(ys), *args, *divs, gate, alpha,
+                       threads_for(nthreads, kx.size))
+    return y
+
+
+_NO_GATE = np.empty(0, np.float64)
+
+
 def window_weighted(x, axes, plans, weights, *, nthreads):
     """Per window, ``weights @ taps`` for each kernel-shaped row of ``weights``, in float64,
     in one fused sweep when the pooled axes are adjacent, else None.
@@ -209,6 +235,7 @@ def stochastic_sample(x, axes, plans, u, *, with_index, nthreads):
                             index.reshape(ys if with_index else (1,) * 5),
                             np.ascontiguousarray(u, np.float64).reshape(ys),
                             ds, dc, dd, hs, hc, hd, ws, wc, wd, with_index, 0.0,
+                            int(np.max(dc, initial=0)) * int(np.max(hc, initial=0)),
                             threads_for(nthreads, y.size * 8))
     return _from_kernel(y, x.dtype), (index if with_index else None)
 

@@ -71,6 +71,21 @@ def _blend(s, mx, av, spec):
     return out.astype(mean_dtype(spec.x.dtype), copy=False)
 
 
+def _mixed_or_gated(s, spec, nthreads):
+    """``s * max + (1 - s) * avg`` for a scalar ``s`` or one per output: the engine's
+    one sweep when the pooled axes are adjacent (max and sum from the same reads,
+    the same bits), else the two pools blended in NumPy."""
+    if np.ndim(s) == 0 or np.shape(s) == tuple(spec.out_shape):
+        out = _engine.window_mixed(spec.x, spec.axes, spec.plans,
+                                   [p.padded for p in spec.plans],
+                                   mean_dtype(spec.x.dtype), s, nthreads=nthreads)
+        if out is not None:
+            _engine._fill_empty(out, spec.axes, spec.plans, 0)
+            return out
+    mx, av = _max_and_avg(spec, nthreads)
+    return _blend(s, mx, av, spec)
+
+
 def _along_channel(values, spec, name):
     """A per-channel vector reshaped to broadcast along the spec's channel axis."""
     if values.ndim == 0:
@@ -107,8 +122,7 @@ def mixed_pool(x, alpha, kernel_size, stride=None, padding=0, dilation=1, ceil_m
 
 def _mixed(spec, nthreads, alpha):
     a = _along_channel(fraction(alpha, "alpha"), spec, "alpha")
-    mx, av = _max_and_avg(spec, nthreads)
-    return _blend(a, mx, av, spec)
+    return _mixed_or_gated(a, spec, nthreads)
 
 
 def _kernel_weights(w, spec, name, *, stacked):
@@ -154,8 +168,7 @@ def gated_pool(x, gate, kernel_size, stride=None, padding=0, dilation=1, ceil_mo
 def _gated(spec, nthreads, gate):
     w = _kernel_weights(gate, spec, "gate", stacked=False)
     s = _sigmoid(_weighted(spec, w, nthreads)[..., 0])
-    mx, av = _max_and_avg(spec, nthreads)
-    return _blend(s, mx, av, spec)
+    return _mixed_or_gated(s, spec, nthreads)
 
 
 @dask_aware

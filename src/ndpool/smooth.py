@@ -288,7 +288,7 @@ def _softpool(spec, nthreads):
 # window's maximum while every e^x, e^x x and their sums are finite normal numbers,
 # which is so for every window whose values lie within about +-600.  A window for
 # which this fails (values beyond, infinities, NaN) takes the per-window kernel's
-# value instead.  The choice is made window by window, on the window's own values:
+# value instead (a -inf, which weighs nothing there, makes e^x x NaN here).  The choice is made window by window, on the window's own values:
 # a window's result never depends on the rest of the array (its batch, its chunks).
 _SOFT_MIN = 2.0**-900
 
@@ -303,12 +303,10 @@ def _softpool_fast(spec, nthreads):
 
 def _softpool_slab(x, axes, plans, nthreads):
     """SoftPool of one slab: unshifted sums, the kernel's values where they fail."""
-    v = x.astype(np.float64)
     f64 = np.dtype(np.float64)
     with np.errstate(over="ignore", invalid="ignore"):
-        w = np.exp(v)
-        np.multiply(v, w, out=v)
-        np.copyto(v, 0.0, where=w == 0)            # x = -inf weighs nothing (not 0 * -inf)
+        w = np.exp(x, dtype=f64)
+        v = np.multiply(x, w, dtype=f64)    # x = -inf: 0 * -inf = NaN, its window fails
         s0 = _engine.window_sum(w, axes, plans, nthreads=nthreads, acc=f64)
         s1 = _engine.window_sum(v, axes, plans, nthreads=nthreads, acc=f64)
         good = (s0 >= _SOFT_MIN) & (s0 < np.inf) & np.isfinite(s1)

@@ -831,6 +831,102 @@ def mean_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inner)
         free(acc)
 
 
+def mixed_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inner)
+                real[:, :, :, :, ::1] y,            # OUT (outer, Do, Ho, Wo, inner)
+                const intp[::1] dstart, const intp[::1] dcount, intp ddil,
+                const intp[::1] hstart, const intp[::1] hcount, intp hdil,
+                const intp[::1] wstart, const intp[::1] wcount, intp wdil,
+                intp wlo, intp whi, intp wstride, intp woff, intp wkernel,
+                const double[::1] ddiv, const double[::1] hdiv, const double[::1] wdiv,
+                const double[::1] gate, double alpha, int nthreads):
+    """Mixed and gated pooling in one sweep: ``s * max + (1 - s) * mean`` per window.
+
+    ``s`` is ``alpha``, or ``gate[k]`` for output k (C order) when ``gate`` is not
+    empty.  The max row and the float64 sum row are folded from the same input
+    rows (the input is read once); the mean is mean_fused's quotient and the
+    blend is computed as written, ``(mx * s) + ((1 - s) * mean)``, in float64, so
+    the result has the bits of the separate pools blended in NumPy.  Empty windows
+    are the caller's to fill.
+    """
+    cdef intp do = y.shape[1], ho = y.shape[2], wo = y.shape[3], inner = y.shape[4]
+    cdef intp rows = y.shape[0] * do * ho, nchunks = chunk_count(rows, nthreads)
+    cdef intp ch, r, r1, b, od, oh, jd, jh, ow, i
+    cdef bint first, per_window = gate.shape[0] > 0
+    cdef double scale, div
+    cdef const double* gr
+    cdef const numeric* xr
+    cdef real* yr
+    cdef double* acc
+    cdef double* dv
+    cdef numeric* mrow
+    with nogil, parallel(num_threads=nthreads):
+        acc = <double*>malloc((wo * inner + wo) * sizeof(double))
+        dv = acc + wo * inner
+        mrow = <numeric*>malloc((wo * inner + 1) * sizeof(numeric))
+        for ch in prange(nchunks, schedule="static"):
+            r = ch * rows // nchunks
+            r1 = (ch + 1) * rows // nchunks
+            b = r // (do * ho)
+            od = (r // ho) % do
+            oh = r % ho
+            while r < r1:
+                yr = &y[b, od, oh, 0, 0]
+                for i in range(wo * inner):
+                    acc[i] = 0
+                    mrow[i] = 0
+                first = True
+                for jd in range(dcount[od]):
+                    for jh in range(hcount[oh]):
+                        xr = &x[b, dstart[od] + jd * ddil, hstart[oh] + jh * hdil, 0, 0]
+                        _sum_row_edges(xr, acc, inner, wstart, wcount, wdil, 0, wlo, first)
+                        _sum_row_regular(xr, acc, inner, wlo, whi, wstride, woff, wkernel,
+                                         wdil, first)
+                        _sum_row_edges(xr, acc, inner, wstart, wcount, wdil, whi, wo, first)
+                        _ext_row_edges(xr, mrow, inner, wstart, wcount, wdil, 0, wlo, first,
+                                       False)
+                        _ext_row_regular(xr, mrow, inner, wlo, whi, wstride, woff, wkernel,
+                                         wdil, first, False)
+                        _ext_row_edges(xr, mrow, inner, wstart, wcount, wdil, whi, wo, first,
+                                       False)
+                        first = False
+                scale = ddiv[od] * hdiv[oh]
+                for ow in range(wo):             # as mean_fused: 0 only when empty
+                    div = scale * wdiv[ow]
+                    dv[ow] = div if div != 0 else 1.0
+                if per_window:
+                    gr = &gate[r * wo * inner]
+                    if inner == 1:
+                        for ow in range(wo):
+                            yr[ow] = <real>((<double>mrow[ow] * gr[ow])
+                                            + ((1 - gr[ow]) * (acc[ow] / dv[ow])))
+                    else:
+                        for ow in range(wo):
+                            div = dv[ow]
+                            for i in range(ow * inner, ow * inner + inner):
+                                yr[i] = <real>((<double>mrow[i] * gr[i])
+                                               + ((1 - gr[i]) * (acc[i] / div)))
+                elif inner == 1:
+                    for ow in range(wo):
+                        yr[ow] = <real>((<double>mrow[ow] * alpha)
+                                        + ((1 - alpha) * (acc[ow] / dv[ow])))
+                else:
+                    for ow in range(wo):
+                        div = dv[ow]
+                        for i in range(ow * inner, ow * inner + inner):
+                            yr[i] = <real>((<double>mrow[i] * alpha)
+                                           + ((1 - alpha) * (acc[i] / div)))
+                r = r + 1
+                oh = oh + 1          # next row counted on: no division per (short) row
+                if oh == ho:
+                    oh = 0
+                    od = od + 1
+                    if od == do:
+                        od = 0
+                        b = b + 1
+        free(mrow)
+        free(acc)
+
+
 # ---- stochastic pooling's draw, window by window on adjacent axes -------------------
 
 def stochastic_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inner)
@@ -840,7 +936,7 @@ def stochastic_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, 
                      const intp[::1] dstart, const intp[::1] dcount, intp ddil,
                      const intp[::1] hstart, const intp[::1] hcount, intp hdil,
                      const intp[::1] wstart, const intp[::1] wcount, intp wdil,
-                     bint with_index, double zero, int nthreads):
+                     bint with_index, double zero, intp max_rows, int nthreads):
     """ndpool._kernels.gather.stochastic_sample on windows over adjacent axes.
 
     The same draw, tap for tap: the window's taps in row-major order, the
@@ -849,7 +945,9 @@ def stochastic_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, 
     and windows without mass as there.  Reads the taps in place instead of
     copying them, and keeps the sign tests out of branches (random activations
     would mispredict half of them).  ``index``: the draw's flat index in the
-    pooled (D, H, W) sub-shape, written when ``with_index``.  ``zero`` is 0.0,
+    pooled (D, H, W) sub-shape, written when ``with_index``.  ``max_rows``: the
+    most (D, H) rows a window spans, whose offsets each thread keeps for its
+    current output row.  ``zero`` is 0.0,
     passed in: ``a if a > zero else zero`` then compiles to one max instruction,
     where with a literal 0.0 compilers branch on the sign (mispredicted on half
     of random activations: 2.5x slower, measured).
@@ -866,9 +964,11 @@ def stochastic_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, 
     cdef numeric* yrow
     cdef intp* irow
     cdef const double* urow
-    cdef intp ds, hs
-    with nogil:
-        for ch in prange(nchunks, schedule="static", num_threads=nthreads):
+    cdef intp ds, hs, nr
+    cdef intp* roff
+    with nogil, parallel(num_threads=nthreads):
+        roff = <intp*>malloc((max_rows + 1) * sizeof(intp))
+        for ch in prange(nchunks, schedule="static"):
             r = ch * rows // nchunks
             r1 = (ch + 1) * rows // nchunks
             b = r // (do * ho)
@@ -885,6 +985,10 @@ def stochastic_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, 
                 yrow = &y[b, od, oh, 0, 0]
                 urow = &u[b, od, oh, 0, 0]
                 irow = &index[b, od, oh, 0, 0] if with_index else &index[0, 0, 0, 0, 0]
+                nr = cd * chh                          # the windows' rows, in tap order
+                for jd in range(cd):
+                    for jh in range(chh):
+                        roff[jd * chh + jh] = (jd * ddil * h + jh * hdil) * w
                 for ow in range(wo):
                     cw = wcount[ow]
                     n = cd * chh * cw
@@ -900,29 +1004,27 @@ def stochastic_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, 
                         has_nan = False
                         ninf = 0
                         poff = 0
-                        for jd in range(cd):
-                            for jh in range(chh):
-                                for jw in range(cw):
-                                    off = (jd * ddil * h + jh * hdil) * w + jw * wdil
-                                    a = <double>xw[off * inner]
-                                    if a != a:                 # rare: a branch is fine
-                                        has_nan = True
-                                        poff = off
-                                    ninf = ninf + (a == INFINITY)
-                                    s = s + (a if a > zero else zero)   # +inf: unused below
+                        for k in range(nr):
+                            for jw in range(cw):
+                                off = roff[k] + jw * wdil
+                                a = <double>xw[off * inner]
+                                if a != a:                 # rare: a branch is fine
+                                    has_nan = True
+                                    poff = off
+                                ninf = ninf + (a == INFINITY)
+                                s = s + (a if a > zero else zero)   # +inf: unused below
                         if not has_nan and ninf:
                             # Infinite activations hold all the mass: draw one of them.
-                            k = <intp>(urow[ow * inner + i] * ninf)
+                            t = <intp>(urow[ow * inner + i] * ninf)
                             found = False
-                            for jd in range(cd):
-                                for jh in range(chh):
-                                    for jw in range(cw):
-                                        off = (jd * ddil * h + jh * hdil) * w + jw * wdil
-                                        if not found and <double>xw[off * inner] == INFINITY:
-                                            if k == 0:
-                                                poff = off
-                                                found = True
-                                            k = k - 1
+                            for k in range(nr):
+                                for jw in range(cw):
+                                    off = roff[k] + jw * wdil
+                                    if not found and <double>xw[off * inner] == INFINITY:
+                                        if t == 0:
+                                            poff = off
+                                            found = True
+                                        t = t - 1
                         elif not has_nan:
                             if s > 0:
                                 # Every tap is visited, with selects and no exit:
@@ -932,28 +1034,23 @@ def stochastic_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, 
                                 s = 0
                                 done = False
                                 last = 0
-                                for jd in range(cd):
-                                    for jh in range(chh):
-                                        for jw in range(cw):
-                                            off = (jd * ddil * h + jh * hdil) * w \
-                                                + jw * wdil
-                                            a = <double>xw[off * inner]
-                                            v = a if a > zero else zero
-                                            s = s + v
-                                            last = off if v > 0 else last
-                                            cross = (target < s) & (not done)
-                                            poff = off if cross else poff
-                                            done = done | cross
+                                for k in range(nr):
+                                    for jw in range(cw):
+                                        off = roff[k] + jw * wdil
+                                        a = <double>xw[off * inner]
+                                        v = a if a > zero else zero
+                                        s = s + v
+                                        last = off if v > 0 else last
+                                        cross = (target < s) & (not done)
+                                        poff = off if cross else poff
+                                        done = done | cross
                                 # no crossing (rounding): the last positive tap
                                 poff = poff if done else last
                             else:
                                 pick = <intp>(urow[ow * inner + i] * n)
                                 if pick >= n:
                                     pick = n - 1
-                                jw = pick % cw
-                                jh = (pick // cw) % chh
-                                jd = pick // (cw * chh)
-                                poff = (jd * ddil * h + jh * hdil) * w + jw * wdil
+                                poff = roff[pick // cw] + (pick % cw) * wdil
                         yrow[ow * inner + i] = xw[poff * inner] \
                             if (has_nan or ninf or s > 0) else 0
                         if with_index:
@@ -966,3 +1063,4 @@ def stochastic_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, 
                     if od == do:
                         od = 0
                         b = b + 1
+        free(roff)
