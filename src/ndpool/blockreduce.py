@@ -388,6 +388,13 @@ def _sum_mean(x, name, axes, plans, interior, k, nthreads):
     if mean and not is_float and not _sums_below(x, k, 2**53):
         return None   # NumPy's float64 sum could round: let NumPy do it
     f64 = np.dtype(np.float64)
+    if mean and not is_float:
+        # Exact sums, each divided by the block size in the kernel: the quotients
+        # NumPy's sum / count gives, without a float64 sum array and a pass over it.
+        y = _engine.window_mean(x, axes, plans, [np.full(p.out, float(p.kernel))
+                                                 for p in plans], f64, nthreads=nthreads)
+        if y is not None:
+            return y
     acc = _engine.window_sum(x, axes, plans, nthreads=nthreads,
                              acc=f64 if mean or is_float else None)
     count = k

@@ -22,6 +22,7 @@ on the number of threads.  Nothing here validates or allocates.
 """
 from cython.parallel cimport parallel, prange
 from libc.math cimport INFINITY
+from libc.stdint cimport int64_t, uint64_t
 from libc.stdlib cimport free, malloc
 
 from ndpool._kernels._fused cimport numeric, accum, real
@@ -580,6 +581,19 @@ cdef inline void _sum_row_regular(const numeric* xr, accum* yr, intp inner,
                         yr[ow * inner + i] = yr[ow * inner + i] + <accum>xr[c0 + i]
 
 
+# Rows longer than this are not folded first (the fold keeps one input row per thread).
+cdef enum:
+    ROWS_FIRST_MAX = 1 << 20
+
+
+cdef inline bint rows_first_fits(intp n) noexcept nogil:
+    """Whether an input row of n elements may be folded first.  For integers the
+    order of a window's taps changes nothing (no NaN, no signed zero; sums exact),
+    so its input rows can be combined elementwise before the one pass along W,
+    which then runs once per output row instead of once per input row."""
+    return n <= ROWS_FIRST_MAX
+
+
 def extremum_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inner)
                    numeric[:, :, :, :, ::1] y,         # OUT (outer, Do, Ho, Wo, inner)
                    const intp[::1] dstart, const intp[::1] dcount, intp ddil,
@@ -587,15 +601,24 @@ def extremum_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, in
                    const intp[::1] wstart, const intp[::1] wcount, intp wdil,
                    intp wlo, intp whi, intp wstride, intp woff, intp wkernel,
                    bint is_min, int nthreads):
-    """Max (or min) over D x H x W windows in one sweep; empty windows get 0."""
+    """Max (or min) over D x H x W windows in one sweep; empty windows get 0.
+
+    Integer rows are folded first: the window's input rows into one row,
+    elementwise (contiguous, vectorised), then that row along W once; see
+    rows_first_fits.  Floats fold each input row along W, in the window's
+    row-major tap order, which decides which of equal zeros and which NaN wins.
+    """
     cdef intp do = y.shape[1], ho = y.shape[2], wo = y.shape[3], inner = y.shape[4]
+    cdef intp n = x.shape[3] * inner
     cdef intp rows = y.shape[0] * do * ho, nchunks = chunk_count(rows, nthreads)
     cdef intp ch, r, r1, b, od, oh, jd, jh, i
-    cdef bint first
+    cdef bint first, fold = rows_first_fits(n) and not (numeric is float or numeric is double)
     cdef const numeric* xr
     cdef numeric* yr
-    with nogil:
-        for ch in prange(nchunks, schedule="static", num_threads=nthreads):
+    cdef numeric* t
+    with nogil, parallel(num_threads=nthreads):
+        t = <numeric*>malloc((n if fold else 1) * sizeof(numeric))
+        for ch in prange(nchunks, schedule="static"):
             r = ch * rows // nchunks
             r1 = (ch + 1) * rows // nchunks
             b = r // (do * ho)
@@ -606,17 +629,37 @@ def extremum_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, in
                 if dcount[od] * hcount[oh] == 0:
                     for i in range(wo * inner):
                         yr[i] = 0
-                first = True
-                for jd in range(dcount[od]):
-                    for jh in range(hcount[oh]):
-                        xr = &x[b, dstart[od] + jd * ddil, hstart[oh] + jh * hdil, 0, 0]
-                        _ext_row_edges(xr, yr, inner, wstart, wcount, wdil, 0, wlo, first,
-                                       is_min)
-                        _ext_row_regular(xr, yr, inner, wlo, whi, wstride, woff, wkernel,
-                                         wdil, first, is_min)
-                        _ext_row_edges(xr, yr, inner, wstart, wcount, wdil, whi, wo, first,
-                                       is_min)
-                        first = False
+                elif fold and dcount[od] * hcount[oh] > 1:
+                    first = True
+                    for jd in range(dcount[od]):
+                        for jh in range(hcount[oh]):
+                            xr = &x[b, dstart[od] + jd * ddil, hstart[oh] + jh * hdil, 0, 0]
+                            if first:
+                                for i in range(n):
+                                    t[i] = xr[i]
+                            elif is_min:
+                                for i in range(n):
+                                    t[i] = xr[i] if xr[i] < t[i] else t[i]
+                            else:
+                                for i in range(n):
+                                    t[i] = xr[i] if xr[i] > t[i] else t[i]
+                            first = False
+                    _ext_row_edges(t, yr, inner, wstart, wcount, wdil, 0, wlo, True, is_min)
+                    _ext_row_regular(t, yr, inner, wlo, whi, wstride, woff, wkernel, wdil,
+                                     True, is_min)
+                    _ext_row_edges(t, yr, inner, wstart, wcount, wdil, whi, wo, True, is_min)
+                else:
+                    first = True
+                    for jd in range(dcount[od]):
+                        for jh in range(hcount[oh]):
+                            xr = &x[b, dstart[od] + jd * ddil, hstart[oh] + jh * hdil, 0, 0]
+                            _ext_row_edges(xr, yr, inner, wstart, wcount, wdil, 0, wlo, first,
+                                           is_min)
+                            _ext_row_regular(xr, yr, inner, wlo, whi, wstride, woff, wkernel,
+                                             wdil, first, is_min)
+                            _ext_row_edges(xr, yr, inner, wstart, wcount, wdil, whi, wo, first,
+                                           is_min)
+                            first = False
                 r = r + 1
                 oh = oh + 1          # next row counted on: no division per (short) row
                 if oh == ho:
@@ -625,6 +668,7 @@ def extremum_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, in
                     if od == do:
                         od = 0
                         b = b + 1
+        free(t)
 
 
 def sum_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inner)
@@ -633,15 +677,25 @@ def sum_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inner)
               const intp[::1] hstart, const intp[::1] hcount, intp hdil,
               const intp[::1] wstart, const intp[::1] wcount, intp wdil,
               intp wlo, intp whi, intp wstride, intp woff, intp wkernel, int nthreads):
-    """Sums over D x H x W windows in one sweep, in a wider accumulator; empty -> 0."""
+    """Sums over D x H x W windows in one sweep, in a wider accumulator; empty -> 0.
+
+    Integer inputs whose sums are exact in the accumulator (every integer into
+    int64/uint64, which wrap alike in any order; up to 32-bit integers into
+    float64) fold the window's input rows first, as mean_fused does.
+    """
     cdef intp do = y.shape[1], ho = y.shape[2], wo = y.shape[3], inner = y.shape[4]
+    cdef intp n = x.shape[3] * inner
     cdef intp rows = y.shape[0] * do * ho, nchunks = chunk_count(rows, nthreads)
     cdef intp ch, r, r1, b, od, oh, jd, jh, i
-    cdef bint first
+    cdef bint first, fold = rows_first_fits(n) and not (
+        numeric is float or numeric is double
+        or (accum is double and (numeric is int64_t or numeric is uint64_t)))
     cdef const numeric* xr
     cdef accum* yr
-    with nogil:
-        for ch in prange(nchunks, schedule="static", num_threads=nthreads):
+    cdef accum* t
+    with nogil, parallel(num_threads=nthreads):
+        t = <accum*>malloc((n if fold else 1) * sizeof(accum))
+        for ch in prange(nchunks, schedule="static"):
             r = ch * rows // nchunks
             r1 = (ch + 1) * rows // nchunks
             b = r // (do * ho)
@@ -653,14 +707,30 @@ def sum_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inner)
                     for i in range(wo * inner):
                         yr[i] = 0
                 first = True
-                for jd in range(dcount[od]):
-                    for jh in range(hcount[oh]):
-                        xr = &x[b, dstart[od] + jd * ddil, hstart[oh] + jh * hdil, 0, 0]
-                        _sum_row_edges(xr, yr, inner, wstart, wcount, wdil, 0, wlo, first)
-                        _sum_row_regular(xr, yr, inner, wlo, whi, wstride, woff, wkernel,
-                                         wdil, first)
-                        _sum_row_edges(xr, yr, inner, wstart, wcount, wdil, whi, wo, first)
-                        first = False
+                if fold and dcount[od] * hcount[oh] > 1:
+                    for jd in range(dcount[od]):
+                        for jh in range(hcount[oh]):
+                            xr = &x[b, dstart[od] + jd * ddil, hstart[oh] + jh * hdil, 0, 0]
+                            if first:
+                                for i in range(n):
+                                    t[i] = <accum>xr[i]
+                            else:
+                                for i in range(n):
+                                    t[i] = t[i] + <accum>xr[i]
+                            first = False
+                    _sum_row_edges(t, yr, inner, wstart, wcount, wdil, 0, wlo, True)
+                    _sum_row_regular(t, yr, inner, wlo, whi, wstride, woff, wkernel, wdil,
+                                     True)
+                    _sum_row_edges(t, yr, inner, wstart, wcount, wdil, whi, wo, True)
+                else:
+                    for jd in range(dcount[od]):
+                        for jh in range(hcount[oh]):
+                            xr = &x[b, dstart[od] + jd * ddil, hstart[oh] + jh * hdil, 0, 0]
+                            _sum_row_edges(xr, yr, inner, wstart, wcount, wdil, 0, wlo, first)
+                            _sum_row_regular(xr, yr, inner, wlo, whi, wstride, woff, wkernel,
+                                             wdil, first)
+                            _sum_row_edges(xr, yr, inner, wstart, wcount, wdil, whi, wo, first)
+                            first = False
                 r = r + 1
                 oh = oh + 1          # next row counted on: no division per (short) row
                 if oh == ho:
@@ -669,6 +739,7 @@ def sum_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inner)
                     if od == do:
                         od = 0
                         b = b + 1
+        free(t)
 
 
 cdef inline void _wsum_row_edges(const numeric* xr, double* yr, intp inner,
@@ -771,20 +842,27 @@ def mean_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inner)
                int nthreads):
     """Window sums in a per-thread float64 row, divided by (ddiv * hdiv) * wdiv on the way out.
 
-    A window without elements whose divisor is 0 gives 0.
+    A window without elements whose divisor is 0 gives 0.  Integer inputs of up
+    to 32 bits fold the window's input rows first, into one float64 row
+    (elementwise, vectorised), then that row along W once: their sums are exact
+    in float64 in any order (see rows_first_fits).
     """
     cdef intp do = y.shape[1], ho = y.shape[2], wo = y.shape[3], inner = y.shape[4]
     cdef intp rows = y.shape[0] * do * ho, nchunks = chunk_count(rows, nthreads)
+    cdef intp n = x.shape[3] * inner
     cdef intp ch, r, r1, b, od, oh, jd, jh, ow, i
-    cdef bint first
+    cdef bint first, fold = rows_first_fits(n) and not (
+        numeric is float or numeric is double or numeric is int64_t or numeric is uint64_t)
     cdef double scale, div
     cdef const numeric* xr
     cdef real* yr
     cdef double* acc
     cdef double* dv
+    cdef double* t
     with nogil, parallel(num_threads=nthreads):
-        acc = <double*>malloc((wo * inner + wo) * sizeof(double))
+        acc = <double*>malloc((wo * inner + wo + (n if fold else 0)) * sizeof(double))
         dv = acc + wo * inner
+        t = dv + wo
         for ch in prange(nchunks, schedule="static"):
             r = ch * rows // nchunks
             r1 = (ch + 1) * rows // nchunks
@@ -796,14 +874,30 @@ def mean_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inner)
                 for i in range(wo * inner):
                     acc[i] = 0
                 first = True
-                for jd in range(dcount[od]):
-                    for jh in range(hcount[oh]):
-                        xr = &x[b, dstart[od] + jd * ddil, hstart[oh] + jh * hdil, 0, 0]
-                        _sum_row_edges(xr, acc, inner, wstart, wcount, wdil, 0, wlo, first)
-                        _sum_row_regular(xr, acc, inner, wlo, whi, wstride, woff, wkernel,
-                                         wdil, first)
-                        _sum_row_edges(xr, acc, inner, wstart, wcount, wdil, whi, wo, first)
-                        first = False
+                if fold and dcount[od] * hcount[oh] > 1:
+                    for jd in range(dcount[od]):
+                        for jh in range(hcount[oh]):
+                            xr = &x[b, dstart[od] + jd * ddil, hstart[oh] + jh * hdil, 0, 0]
+                            if first:
+                                for i in range(n):
+                                    t[i] = <double>xr[i]
+                            else:
+                                for i in range(n):
+                                    t[i] = t[i] + <double>xr[i]
+                            first = False
+                    _sum_row_edges(t, acc, inner, wstart, wcount, wdil, 0, wlo, True)
+                    _sum_row_regular(t, acc, inner, wlo, whi, wstride, woff, wkernel, wdil,
+                                     True)
+                    _sum_row_edges(t, acc, inner, wstart, wcount, wdil, whi, wo, True)
+                else:
+                    for jd in range(dcount[od]):
+                        for jh in range(hcount[oh]):
+                            xr = &x[b, dstart[od] + jd * ddil, hstart[oh] + jh * hdil, 0, 0]
+                            _sum_row_edges(xr, acc, inner, wstart, wcount, wdil, 0, wlo, first)
+                            _sum_row_regular(xr, acc, inner, wlo, whi, wstride, woff, wkernel,
+                                             wdil, first)
+                            _sum_row_edges(xr, acc, inner, wstart, wcount, wdil, whi, wo, first)
+                            first = False
                 scale = ddiv[od] * hdiv[oh]
                 # A divisor is 0 only for a window without elements (count_include_pad
                 # False), whose sum is 0: dividing by 1 writes 0, never 0/0.  The
