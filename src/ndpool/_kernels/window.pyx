@@ -21,8 +21,8 @@ prange iteration, so no thread divides per output and results do not depend
 on the number of threads.  Nothing here validates or allocates.
 """
 from cython.parallel cimport parallel, prange
-from libc.math cimport INFINITY
-from libc.stdint cimport int64_t, uint64_t
+from libc.math cimport INFINITY, frexp
+from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint8_t, uint16_t, uint64_t
 from libc.stdlib cimport free, malloc
 
 from ndpool._kernels._fused cimport numeric, accum, real
@@ -517,16 +517,30 @@ cdef inline void _ext_row_regular(const numeric* xr, numeric* yr, intp inner,
             else:
                 for ow in range(wlo, whi):
                     yr[ow] = pick(xr[c0 + ow * wstride], yr[ow], is_min)
+    elif inner == 3:         # RGB: a constant inner loop, unrolled by the compiler
+        _ext_row_pixels(xr, yr, 3, wlo, whi, wstride, woff, wkernel, wdil, first, is_min)
+    elif inner == 4:
+        _ext_row_pixels(xr, yr, 4, wlo, whi, wstride, woff, wkernel, wdil, first, is_min)
     else:
-        for ow in range(wlo, whi):
-            for jw in range(wkernel):
-                c0 = (woff + ow * wstride + jw * wdil) * inner
-                if first and jw == 0:
-                    for i in range(inner):
-                        yr[ow * inner + i] = xr[c0 + i]
-                else:
-                    for i in range(inner):
-                        yr[ow * inner + i] = pick(xr[c0 + i], yr[ow * inner + i], is_min)
+        _ext_row_pixels(xr, yr, inner, wlo, whi, wstride, woff, wkernel, wdil, first,
+                        is_min)
+
+
+cdef inline void _ext_row_pixels(const numeric* xr, numeric* yr, intp inner,
+                                 intp wlo, intp whi, intp wstride, intp woff,
+                                 intp wkernel, intp wdil, bint first,
+                                 bint is_min) noexcept nogil:
+    """_ext_row_regular for inner > 1: each window's taps are pixels of ``inner``."""
+    cdef intp ow, jw, i, c0
+    for ow in range(wlo, whi):
+        for jw in range(wkernel):
+            c0 = (woff + ow * wstride + jw * wdil) * inner
+            if first and jw == 0:
+                for i in range(inner):
+                    yr[ow * inner + i] = xr[c0 + i]
+            else:
+                for i in range(inner):
+                    yr[ow * inner + i] = pick(xr[c0 + i], yr[ow * inner + i], is_min)
 
 
 cdef inline void _sum_row_edges(const numeric* xr, accum* yr, intp inner,
@@ -569,16 +583,28 @@ cdef inline void _sum_row_regular(const numeric* xr, accum* yr, intp inner,
             else:
                 for ow in range(wlo, whi):
                     yr[ow] = yr[ow] + <accum>xr[c0 + ow * wstride]
+    elif inner == 3:         # RGB: a constant inner loop, unrolled by the compiler
+        _sum_row_pixels(xr, yr, 3, wlo, whi, wstride, woff, wkernel, wdil, first)
+    elif inner == 4:
+        _sum_row_pixels(xr, yr, 4, wlo, whi, wstride, woff, wkernel, wdil, first)
     else:
-        for ow in range(wlo, whi):
-            for jw in range(wkernel):
-                c0 = (woff + ow * wstride + jw * wdil) * inner
-                if first and jw == 0:
-                    for i in range(inner):
-                        yr[ow * inner + i] = <accum>xr[c0 + i]
-                else:
-                    for i in range(inner):
-                        yr[ow * inner + i] = yr[ow * inner + i] + <accum>xr[c0 + i]
+        _sum_row_pixels(xr, yr, inner, wlo, whi, wstride, woff, wkernel, wdil, first)
+
+
+cdef inline void _sum_row_pixels(const numeric* xr, accum* yr, intp inner,
+                                 intp wlo, intp whi, intp wstride, intp woff,
+                                 intp wkernel, intp wdil, bint first) noexcept nogil:
+    """_sum_row_regular for inner > 1: each window's taps are pixels of ``inner``."""
+    cdef intp ow, jw, i, c0
+    for ow in range(wlo, whi):
+        for jw in range(wkernel):
+            c0 = (woff + ow * wstride + jw * wdil) * inner
+            if first and jw == 0:
+                for i in range(inner):
+                    yr[ow * inner + i] = <accum>xr[c0 + i]
+            else:
+                for i in range(inner):
+                    yr[ow * inner + i] = yr[ow * inner + i] + <accum>xr[c0 + i]
 
 
 # Rows longer than this are not folded first (the fold keeps one input row per thread).
@@ -854,15 +880,22 @@ def mean_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inner)
     cdef bint first, fold = rows_first_fits(n) and not (
         numeric is float or numeric is double or numeric is int64_t or numeric is uint64_t)
     cdef double scale, div
+    cdef bint pow2, same
+    cdef int e2
     cdef const numeric* xr
     cdef real* yr
     cdef double* acc
     cdef double* dv
     cdef double* t
+    cdef int32_t* ti
+    # 8- and 16-bit rows fold into int32 (exact below 2**15 rows): cheaper to widen
+    cdef bint narrow = (numeric is int8_t or numeric is uint8_t or numeric is int16_t
+                        or numeric is uint16_t)
     with nogil, parallel(num_threads=nthreads):
         acc = <double*>malloc((wo * inner + wo + (n if fold else 0)) * sizeof(double))
         dv = acc + wo * inner
         t = dv + wo
+        ti = <int32_t*>t
         for ch in prange(nchunks, schedule="static"):
             r = ch * rows // nchunks
             r1 = (ch + 1) * rows // nchunks
@@ -874,7 +907,22 @@ def mean_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inner)
                 for i in range(wo * inner):
                     acc[i] = 0
                 first = True
-                if fold and dcount[od] * hcount[oh] > 1:
+                if fold and narrow and 1 < dcount[od] * hcount[oh] < 32768:
+                    for jd in range(dcount[od]):
+                        for jh in range(hcount[oh]):
+                            xr = &x[b, dstart[od] + jd * ddil, hstart[oh] + jh * hdil, 0, 0]
+                            if first:
+                                for i in range(n):
+                                    ti[i] = <int32_t>xr[i]
+                            else:
+                                for i in range(n):
+                                    ti[i] = ti[i] + <int32_t>xr[i]
+                            first = False
+                    _sum_row_edges(ti, acc, inner, wstart, wcount, wdil, 0, wlo, True)
+                    _sum_row_regular(ti, acc, inner, wlo, whi, wstride, woff, wkernel, wdil,
+                                     True)
+                    _sum_row_edges(ti, acc, inner, wstart, wcount, wdil, whi, wo, True)
+                elif fold and dcount[od] * hcount[oh] > 1:
                     for jd in range(dcount[od]):
                         for jh in range(hcount[oh]):
                             xr = &x[b, dstart[od] + jd * ddil, hstart[oh] + jh * hdil, 0, 0]
@@ -903,10 +951,24 @@ def mean_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inner)
                 # False), whose sum is 0: dividing by 1 writes 0, never 0/0.  The
                 # divisors go to a row first, so that the divisions are unconditional
                 # and vectorise (the same quotients).
+                # A power of two's reciprocal is exact, and so is multiplying by it:
+                # a row whose one divisor is one (2 x 2 blocks, ...) multiplies.
+                same = True
                 for ow in range(wo):
                     div = scale * wdiv[ow]
                     dv[ow] = div if div != 0 else 1.0
-                if inner == 1:
+                    same = same & (dv[ow] == dv[0])
+                pow2 = same and frexp(dv[0], &e2) == 0.5
+                if same:                           # one divisor: one flat loop
+                    div = dv[0]
+                    if pow2:
+                        div = 1.0 / div
+                        for i in range(wo * inner):
+                            yr[i] = <real>(acc[i] * div)
+                    else:
+                        for i in range(wo * inner):
+                            yr[i] = <real>(acc[i] / div)
+                elif inner == 1:
                     for ow in range(wo):
                         yr[ow] = <real>(acc[ow] / dv[ow])
                 else:
