@@ -26,3 +26,10 @@ ctypedef fused accum:
 ctypedef fused real:
     float
     double
+
+# Rows of folded integer windows (window.pyx: int32 for 8- and 16-bit input).
+ctypedef fused wide:
+    int32_t
+    int64_t
+    uint64_t
+    double

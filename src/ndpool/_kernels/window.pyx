@@ -25,7 +25,7 @@ from libc.math cimport INFINITY, frexp
 from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint8_t, uint16_t, uint64_t
 from libc.stdlib cimport free, malloc
 
-from ndpool._kernels._fused cimport numeric, accum, real
+from ndpool._kernels._fused cimport numeric, accum, real, wide
 
 ctypedef Py_ssize_t intp
 
@@ -607,6 +607,38 @@ cdef inline void _sum_row_pixels(const numeric* xr, accum* yr, intp inner,
                     yr[ow * inner + i] = yr[ow * inner + i] + <accum>xr[c0 + i]
 
 
+cdef inline void _sum_row(const numeric* xr, accum* yr, intp inner,
+                          const intp[::1] wstart, const intp[::1] wcount, intp wdil,
+                          intp wlo, intp whi, intp wstride, intp woff, intp wkernel,
+                          intp wo, bint first) noexcept nogil:
+    """Fold one input row into the output row's window sums: the clipped windows
+    from the tables, the whole ones by the affine loop."""
+    _sum_row_edges(xr, yr, inner, wstart, wcount, wdil, 0, wlo, first)
+    _sum_row_regular(xr, yr, inner, wlo, whi, wstride, woff, wkernel, wdil, first)
+    _sum_row_edges(xr, yr, inner, wstart, wcount, wdil, whi, wo, first)
+
+
+cdef inline void _ext_row(const numeric* xr, numeric* yr, intp inner,
+                          const intp[::1] wstart, const intp[::1] wcount, intp wdil,
+                          intp wlo, intp whi, intp wstride, intp woff, intp wkernel,
+                          intp wo, bint first, bint is_min) noexcept nogil:
+    """Fold one input row into the output row's window maxima (or minima)."""
+    _ext_row_edges(xr, yr, inner, wstart, wcount, wdil, 0, wlo, first, is_min)
+    _ext_row_regular(xr, yr, inner, wlo, whi, wstride, woff, wkernel, wdil, first, is_min)
+    _ext_row_edges(xr, yr, inner, wstart, wcount, wdil, whi, wo, first, is_min)
+
+
+cdef inline void _fold_sum(const numeric* xr, wide* t, intp n, bint first) noexcept nogil:
+    """t = xr (first) or t + xr, elementwise: a window's input rows, summed first."""
+    cdef intp i
+    if first:
+        for i in range(n):
+            t[i] = <wide>xr[i]
+    else:
+        for i in range(n):
+            t[i] = t[i] + <wide>xr[i]
+
+
 # Rows longer than this are not folded first (the fold keeps one input row per thread).
 cdef enum:
     ROWS_FIRST_MAX = 1 << 20
@@ -670,21 +702,15 @@ def extremum_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, in
                                 for i in range(n):
                                     t[i] = xr[i] if xr[i] > t[i] else t[i]
                             first = False
-                    _ext_row_edges(t, yr, inner, wstart, wcount, wdil, 0, wlo, True, is_min)
-                    _ext_row_regular(t, yr, inner, wlo, whi, wstride, woff, wkernel, wdil,
-                                     True, is_min)
-                    _ext_row_edges(t, yr, inner, wstart, wcount, wdil, whi, wo, True, is_min)
+                    _ext_row(t, yr, inner, wstart, wcount, wdil, wlo, whi, wstride, woff,
+                             wkernel, wo, True, is_min)
                 else:
                     first = True
                     for jd in range(dcount[od]):
                         for jh in range(hcount[oh]):
                             xr = &x[b, dstart[od] + jd * ddil, hstart[oh] + jh * hdil, 0, 0]
-                            _ext_row_edges(xr, yr, inner, wstart, wcount, wdil, 0, wlo, first,
-                                           is_min)
-                            _ext_row_regular(xr, yr, inner, wlo, whi, wstride, woff, wkernel,
-                                             wdil, first, is_min)
-                            _ext_row_edges(xr, yr, inner, wstart, wcount, wdil, whi, wo, first,
-                                           is_min)
+                            _ext_row(xr, yr, inner, wstart, wcount, wdil, wlo, whi, wstride, woff,
+                                     wkernel, wo, first, is_min)
                             first = False
                 r = r + 1
                 oh = oh + 1          # next row counted on: no division per (short) row
@@ -737,25 +763,16 @@ def sum_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inner)
                     for jd in range(dcount[od]):
                         for jh in range(hcount[oh]):
                             xr = &x[b, dstart[od] + jd * ddil, hstart[oh] + jh * hdil, 0, 0]
-                            if first:
-                                for i in range(n):
-                                    t[i] = <accum>xr[i]
-                            else:
-                                for i in range(n):
-                                    t[i] = t[i] + <accum>xr[i]
+                            _fold_sum(xr, t, n, first)
                             first = False
-                    _sum_row_edges(t, yr, inner, wstart, wcount, wdil, 0, wlo, True)
-                    _sum_row_regular(t, yr, inner, wlo, whi, wstride, woff, wkernel, wdil,
-                                     True)
-                    _sum_row_edges(t, yr, inner, wstart, wcount, wdil, whi, wo, True)
+                    _sum_row(t, yr, inner, wstart, wcount, wdil, wlo, whi, wstride, woff,
+                             wkernel, wo, True)
                 else:
                     for jd in range(dcount[od]):
                         for jh in range(hcount[oh]):
                             xr = &x[b, dstart[od] + jd * ddil, hstart[oh] + jh * hdil, 0, 0]
-                            _sum_row_edges(xr, yr, inner, wstart, wcount, wdil, 0, wlo, first)
-                            _sum_row_regular(xr, yr, inner, wlo, whi, wstride, woff, wkernel,
-                                             wdil, first)
-                            _sum_row_edges(xr, yr, inner, wstart, wcount, wdil, whi, wo, first)
+                            _sum_row(xr, yr, inner, wstart, wcount, wdil, wlo, whi, wstride, woff,
+                                     wkernel, wo, first)
                             first = False
                 r = r + 1
                 oh = oh + 1          # next row counted on: no division per (short) row
@@ -911,40 +928,24 @@ def mean_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inner)
                     for jd in range(dcount[od]):
                         for jh in range(hcount[oh]):
                             xr = &x[b, dstart[od] + jd * ddil, hstart[oh] + jh * hdil, 0, 0]
-                            if first:
-                                for i in range(n):
-                                    ti[i] = <int32_t>xr[i]
-                            else:
-                                for i in range(n):
-                                    ti[i] = ti[i] + <int32_t>xr[i]
+                            _fold_sum(xr, ti, n, first)
                             first = False
-                    _sum_row_edges(ti, acc, inner, wstart, wcount, wdil, 0, wlo, True)
-                    _sum_row_regular(ti, acc, inner, wlo, whi, wstride, woff, wkernel, wdil,
-                                     True)
-                    _sum_row_edges(ti, acc, inner, wstart, wcount, wdil, whi, wo, True)
+                    _sum_row(ti, acc, inner, wstart, wcount, wdil, wlo, whi, wstride, woff,
+                             wkernel, wo, True)
                 elif fold and dcount[od] * hcount[oh] > 1:
                     for jd in range(dcount[od]):
                         for jh in range(hcount[oh]):
                             xr = &x[b, dstart[od] + jd * ddil, hstart[oh] + jh * hdil, 0, 0]
-                            if first:
-                                for i in range(n):
-                                    t[i] = <double>xr[i]
-                            else:
-                                for i in range(n):
-                                    t[i] = t[i] + <double>xr[i]
+                            _fold_sum(xr, t, n, first)
                             first = False
-                    _sum_row_edges(t, acc, inner, wstart, wcount, wdil, 0, wlo, True)
-                    _sum_row_regular(t, acc, inner, wlo, whi, wstride, woff, wkernel, wdil,
-                                     True)
-                    _sum_row_edges(t, acc, inner, wstart, wcount, wdil, whi, wo, True)
+                    _sum_row(t, acc, inner, wstart, wcount, wdil, wlo, whi, wstride, woff,
+                             wkernel, wo, True)
                 else:
                     for jd in range(dcount[od]):
                         for jh in range(hcount[oh]):
                             xr = &x[b, dstart[od] + jd * ddil, hstart[oh] + jh * hdil, 0, 0]
-                            _sum_row_edges(xr, acc, inner, wstart, wcount, wdil, 0, wlo, first)
-                            _sum_row_regular(xr, acc, inner, wlo, whi, wstride, woff, wkernel,
-                                             wdil, first)
-                            _sum_row_edges(xr, acc, inner, wstart, wcount, wdil, whi, wo, first)
+                            _sum_row(xr, acc, inner, wstart, wcount, wdil, wlo, whi, wstride, woff,
+                                     wkernel, wo, first)
                             first = False
                 scale = ddiv[od] * hdiv[oh]
                 # A divisor is 0 only for a window without elements (count_include_pad
@@ -1034,16 +1035,10 @@ def mixed_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inner
                 for jd in range(dcount[od]):
                     for jh in range(hcount[oh]):
                         xr = &x[b, dstart[od] + jd * ddil, hstart[oh] + jh * hdil, 0, 0]
-                        _sum_row_edges(xr, acc, inner, wstart, wcount, wdil, 0, wlo, first)
-                        _sum_row_regular(xr, acc, inner, wlo, whi, wstride, woff, wkernel,
-                                         wdil, first)
-                        _sum_row_edges(xr, acc, inner, wstart, wcount, wdil, whi, wo, first)
-                        _ext_row_edges(xr, mrow, inner, wstart, wcount, wdil, 0, wlo, first,
-                                       False)
-                        _ext_row_regular(xr, mrow, inner, wlo, whi, wstride, woff, wkernel,
-                                         wdil, first, False)
-                        _ext_row_edges(xr, mrow, inner, wstart, wcount, wdil, whi, wo, first,
-                                       False)
+                        _sum_row(xr, acc, inner, wstart, wcount, wdil, wlo, whi, wstride, woff,
+                                 wkernel, wo, first)
+                        _ext_row(xr, mrow, inner, wstart, wcount, wdil, wlo, whi, wstride, woff,
+                                 wkernel, wo, first, False)
                         first = False
                 scale = ddiv[od] * hdiv[oh]
                 for ow in range(wo):             # as mean_fused: 0 only when empty
