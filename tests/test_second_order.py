@@ -181,6 +181,33 @@ def test_attention_pool(dtype, data):
     check(got, want, result_dtype(dtype), xs * (1 + score_err / RTOL[result_dtype(dtype)]))
 
 
+@examples(40)
+@given(data=st.data())
+def test_position_sum_kernel(data):
+    """The weighted sum over positions: float64 sums of exact products, the same bits
+    for any thread count, in both layouts."""
+    from ndpool._kernels import positions
+    nb, nc, npos = (data.draw(st.integers(0, 5)), data.draw(st.integers(0, 300)),
+                    data.draw(st.integers(0, 70)))
+    last = data.draw(st.booleans(), label="channels_last")
+    dtype = data.draw(st.sampled_from([np.float32, np.float64]))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    x = rng.standard_normal((nb, npos, nc) if last else (nb, nc, npos)).astype(dtype)
+    s = rng.random((nb, npos))
+    scale = 2.0 ** rng.integers(-3, 4, nb).astype(np.float64)
+    if dtype == np.float32:
+        scale[:] = 1.0
+    got = []
+    for threads in (1, 2, 3):
+        acc = np.full((nb, nc), np.nan)
+        positions.position_sum(x, s, scale, acc, last, threads)
+        got.append(acc)
+    assert got[0].tobytes() == got[1].tobytes() == got[2].tobytes()
+    xs = x.astype(np.float64) * scale[:, None, None]
+    want = np.einsum("bpc,bp->bc" if last else "bcp,bp->bc", xs, s)
+    np.testing.assert_allclose(got[0], want, rtol=1e-13, atol=1e-13 * max(npos, 1))
+
+
 def test_attention_limits():
     rng = np.random.default_rng(1)
     x = rng.standard_normal((2, 4, 6, 5))                     # N, C, H, W

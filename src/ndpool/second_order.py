@@ -18,7 +18,9 @@ import numbers
 import numpy as np
 
 from ._dtypes import as_array, mean_dtype
+from ._kernels import positions as _positions
 from ._layout import normalize_axis, resolve_axes
+from ._threads import resolve_workers, threads_for
 
 __all__ = ["bilinear_pool", "attention_pool"]
 
@@ -179,10 +181,11 @@ def attention_pool(x, query=None, beta=1.0, *, axes=None, channel_axis, keepdims
     softmax is shifted by its maximum (stable for any magnitude).  The
     products ``q . x_p`` and the weighted sum are matrix-vector products on
     BLAS (``np.matmul``); the softmax and the sum run in float64.  Positions
-    are taken in chunks of about 256 KiB (twice: first for the largest
-    score), so a call allocates little beyond its result; ``x`` itself is
-    copied (in the working float type) only when its layout cannot be viewed
-    as (batch, channel, position) or (batch, position, channel).
+    are read in chunks of about 256 KiB (twice: for the scores, then for the
+    weighted sum), so a call allocates little beyond its result and the
+    scores (one float64 per sample and position); ``x`` itself is copied (in
+    the working float type) only when its layout cannot be viewed as
+    (batch, channel, position) or (batch, position, channel).
 
     Parameters
     ----------
@@ -262,53 +265,61 @@ def _attend(xm, q, beta, channels_last):
     x and q are divided by powers of two at least their largest magnitudes (per
     sample; exact), so no product overflows; the scale f = beta |q|max |x|max
     multiplies the shifted scores, which are <= 0.  A scale that overflows is
-    the beta -> inf limit: equal weights on the best-matching positions.  The
-    positions are taken in chunks, twice: for the largest score, then for the
-    weights and the weighted sum of the scaled vectors (at most P in magnitude),
-    which is divided by the weights' sum and scaled back.  Infinite or NaN
+    the beta -> inf limit: equal weights on the best-matching positions.
+
+    The positions are read in chunks, twice: for the scores, kept for every
+    position (B x P float64, 2 / C of a float32 input), then for the weighted
+    sum.  Dividing the query by x's power of two instead of x gives the same
+    products (both are exact scalings), so the first read divides nothing
+    where that quotient is a normal number.  The weighted sum is float64; a
+    float32 x is converted, not scaled (no float64 sum of float32 values can
+    overflow), a float64 x is scaled and the sum scaled back.  Infinite or NaN
     inputs give NaN (documented), without warnings.
     """
     nb, npos = len(xm), xm.shape[1 if channels_last else 2]
     per_position = 8 * max(xm.size // max(npos, 1), 1)
     step = max(1, min(npos, _CHUNK_BYTES // per_position))
     chunks = [(p0, min(p0 + step, npos)) for p0 in range(0, npos, step)]
-    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+
+    def part(p0, p1):
+        return xm[:, p0:p1] if channels_last else xm[:, :, p0:p1]
+
+    def scores(xs, qv):
+        if channels_last:       # one matrix-vector product per sample
+            return np.matmul(xs, qv[:, :, None])[:, :, 0]
+        return np.matmul(qv[:, None, :], xs)[:, 0, :]
+
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore", under="ignore"):
         xa = _pow2_bound(np.maximum(xm.max(axis=(1, 2)), -xm.min(axis=(1, 2)))
                          if xm.size else np.ones(nb), xm.dtype)
         qa = _pow2_bound(np.abs(q).max(axis=1) if q.size else np.ones(len(q)), q.dtype)
         qs = q / qa.astype(q.dtype)[:, None]
         scale = xa.astype(xm.dtype)
-
-        def scaled(p0, p1):
-            part = xm[:, p0:p1] if channels_last else xm[:, :, p0:p1]
-            xs = part / (scale[:, None, None])
-            if channels_last:       # scores (B, P): one matrix-vector product per sample
-                s = np.matmul(xs, qs[:, :, None])[:, :, 0]
-            else:
-                s = np.matmul(qs[:, None, :], xs)[:, 0, :]
-            return xs, s.astype(np.float64)
-
-        top = np.full(nb, -np.inf)
+        folded = qs / scale[:, None]
+        tiny = np.finfo(folded.dtype).tiny
+        fold = bool(np.all((folded == 0) == (qs == 0))
+                    and np.all((np.abs(folded) >= tiny) | (folded == 0))
+                    and np.all(np.isfinite(folded)))
+        s = np.empty((nb, npos))
         for p0, p1 in chunks:
-            top = np.maximum(top, scaled(p0, p1)[1].max(axis=1))
+            s[:, p0:p1] = (scores(part(p0, p1), folded) if fold
+                           else scores(part(p0, p1) / scale[:, None, None], qs))
+        top = s.max(axis=1) if npos else np.full(nb, -np.inf)
         f = beta * qa * xa
         hard = np.isinf(f)
-        total = np.zeros(nb)
-        acc = np.zeros((nb, xm.shape[2 if channels_last else 1]))
-        for p0, p1 in chunks:
-            xs, s = scaled(p0, p1)
-            s -= top[:, None]
-            s[~hard] *= f[~hard, None]
-            np.exp(s, out=s)
-            if hard.any():        # beta q.x overflows: only the best matches keep weight
-                s[hard] = s[hard] == 1.0
-            total += s.sum(axis=1)
-            xs = xs.astype(np.float64, copy=False)
-            if channels_last:
-                acc += np.matmul(s[:, None, :], xs)[:, 0, :]
-            else:
-                acc += np.matmul(xs, s[:, :, None])[:, :, 0]
-        return acc / total[:, None] * xa[:, None]
+        s -= top[:, None]
+        s[~hard] *= f[~hard, None]
+        np.exp(s, out=s)
+        if hard.any():        # beta q.x overflows: only the best matches keep weight
+            s[hard] = s[hard] == 1.0
+        total = s.sum(axis=1)
+        wide = xm.dtype == np.float64
+        acc = np.empty((nb, xm.shape[2 if channels_last else 1]))
+        _positions.position_sum(np.ascontiguousarray(xm), s,
+                                1 / xa if wide else np.ones(nb), acc, channels_last,
+                                threads_for(resolve_workers(None), xm.size))
+        acc /= total[:, None]
+        return acc * xa[:, None] if wide else acc
 
 
 def _pow2_bound(a, dtype):
