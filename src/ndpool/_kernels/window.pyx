@@ -819,6 +819,32 @@ cdef inline void _wsum_row_regular(const numeric* xr, double* yr, intp inner,
                 yr[ow * inner + i] += wt * <double>xr[c0 + i]
 
 
+cdef inline void _wsum_row_phases(const double* ph, intp plen, double* yr,
+                                  const double* wr, intp wlo, intp whi, intp wstride,
+                                  intp woff, intp wkernel, intp wdil) noexcept nogil:
+    """_wsum_row_regular for ``inner == 1`` from the row split into ``wstride``
+    phases (``ph[p * plen + j] = x[p + j * wstride]``, see _split_phases): each
+    tap reads one phase contiguously, so the loop vectorises; the same
+    additions in the same order."""
+    cdef intp ow, jw, c0, n = whi - wlo
+    cdef const double* src
+    cdef double wt
+    for jw in range(wkernel):
+        wt = wr[jw]
+        c0 = woff + wlo * wstride + jw * wdil        # >= 0: regular windows are inside
+        src = ph + (c0 % wstride) * plen + c0 // wstride
+        for ow in range(n):
+            yr[wlo + ow] += wt * src[ow]
+
+
+cdef inline void _split_phases(const numeric* xr, double* ph, intp w, intp wstride,
+                               intp plen) noexcept nogil:
+    cdef intp p, j
+    for p in range(wstride):
+        for j in range((w - p + wstride - 1) // wstride):
+            ph[p * plen + j] = <double>xr[p + j * wstride]
+
+
 def weighted_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inner)
                    double[:, :, :, :, :, ::1] y,       # OUT (K, outer, Do, Ho, Wo, inner)
                    const intp[::1] dstart, const intp[::1] dcount, const intp[::1] dskip,
@@ -833,16 +859,24 @@ def weighted_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, in
 
     Taps are added in row-major order from 0.0, as ndpool._kernels.gather.weighted
     adds them, so both kernels give the same bits; padding taps add nothing.
+    With several filters, windows that step along a last pooled axis of unit
+    inner stride first split each input row into its ``wstride`` phases, in
+    float64, once for every filter: a tap then reads its phase contiguously
+    (with one filter the split costs what it saves).
     """
     cdef intp nk = y.shape[0], do = y.shape[2], ho = y.shape[3], wo = y.shape[4]
-    cdef intp inner = y.shape[5]
+    cdef intp inner = y.shape[5], w = x.shape[3]
     cdef intp rows = y.shape[1] * do * ho, nchunks = chunk_count(rows, nthreads)
+    cdef intp plen = (w + wstride - 1) // wstride if wstride > 0 else 0
+    cdef bint phases = nk > 1 and inner == 1 and wstride > 1 and whi > wlo
     cdef intp ch, r, r1, b, od, oh, jd, jh, i, k
     cdef const numeric* xr
     cdef const double* wr
     cdef double* yr
-    with nogil:
-        for ch in prange(nchunks, schedule="static", num_threads=nthreads):
+    cdef double* ph
+    with nogil, parallel(num_threads=nthreads):
+        ph = <double*>malloc((wstride * plen + 1) * sizeof(double) if phases else sizeof(double))
+        for ch in prange(nchunks, schedule="static"):
             r = ch * rows // nchunks
             r1 = (ch + 1) * rows // nchunks
             b = r // (do * ho)
@@ -856,13 +890,19 @@ def weighted_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, in
                 for jd in range(dcount[od]):
                     for jh in range(hcount[oh]):
                         xr = &x[b, dstart[od] + jd * ddil, hstart[oh] + jh * hdil, 0, 0]
+                        if phases:
+                            _split_phases(xr, ph, w, wstride, plen)
                         for k in range(nk):
                             yr = &y[k, b, od, oh, 0, 0]
                             wr = &weights[k, dskip[od] + jd, hskip[oh] + jh, 0]
                             _wsum_row_edges(xr, yr, inner, wr, wstart, wcount, wskip,
                                             wdil, 0, wlo)
-                            _wsum_row_regular(xr, yr, inner, wr, wlo, whi, wstride,
-                                              woff, wkernel, wdil)
+                            if phases:
+                                _wsum_row_phases(ph, plen, yr, wr, wlo, whi, wstride,
+                                                 woff, wkernel, wdil)
+                            else:
+                                _wsum_row_regular(xr, yr, inner, wr, wlo, whi, wstride,
+                                                  woff, wkernel, wdil)
                             _wsum_row_edges(xr, yr, inner, wr, wstart, wcount, wskip,
                                             wdil, whi, wo)
                 r = r + 1
@@ -873,6 +913,7 @@ def weighted_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, in
                     if od == do:
                         od = 0
                         b = b + 1
+        free(ph)
 
 
 def mean_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inner)
