@@ -150,7 +150,7 @@ def test_adaptive_feature_pool_matches_reference(dtype, data, method, sampling_r
     check(got, want, dtype, last)
 
 
-@examples(15)
+@examples(60)
 @given(data=st.data(), sampling_ratio=st.sampled_from([-1, 2]), aligned=st.booleans(),
        transposed=st.sampled_from([None, True, False]))
 def test_layouts_threads_and_box_formats_agree_bit_for_bit(data, sampling_ratio, aligned,
@@ -177,6 +177,20 @@ def test_layouts_threads_and_box_formats_agree_bit_for_bit(data, sampling_ratio,
             np.testing.assert_array_equal(fn(view, rois, size, scale, **kw), want)
             last = fn(np.moveaxis(x, 1, -1), rois, size, scale, channel_axis=-1, **kw)
             np.testing.assert_array_equal(np.moveaxis(last, -1, 1), want)
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 1), (2, 9, 5), (1, 32, 32), (3, 33, 65),
+                                   (2, 64, 4096), (1, 70, 31)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_layout_transpose_kernel(shape, dtype):
+    """The tiled NCHW <-> NHWC transpose the channels-first path runs through: whole
+    tiles, partial tiles and rows of a multiple of 4 KiB, for any thread count."""
+    from ndpool._kernels import roi as kernels
+    x = np.random.default_rng(3).standard_normal(shape).astype(dtype)
+    for threads in (1, 2, 3):
+        y = np.full(shape[:1] + shape[:0:-1], np.nan, dtype)
+        kernels.transpose(x, y, threads)
+        np.testing.assert_array_equal(y, x.transpose(0, 2, 1))
 
 
 # ---- exact values -------------------------------------------------------------------

@@ -301,17 +301,30 @@ def align(const floating[:, :, :, ::1] x,   # IN  (N, C, H, W) or (N, H, W, C)
 def transpose(const floating[:, :, ::1] x,   # IN  (B, R, S)
               floating[:, :, ::1] y,         # OUT (B, S, R)
               int nthreads):
-    """y[b] = x[b].T, in TILE x TILE tiles so that reads and writes both stay in cache.
+    """y[b] = x[b].T, one TILE x TILE tile at a time through a buffer in L1.
 
-    NCHW -> NHWC is (N, C, H*W) -> (N, H*W, C), and back the same way.
+    NCHW -> NHWC is (N, C, H*W) -> (N, H*W, C), and back the same way.  A tile
+    is read as TILE runs of x's rows and written as TILE runs of y's rows, each
+    run whole and at once: a column walk across rows whose stride is a multiple
+    of 4 KiB (an image of 64 x 64 or 128 x 128 floats) would map every row to
+    the same cache set, and its lines would be evicted before their next use.
     """
     cdef intp nb = x.shape[0], nr = x.shape[1], ns = x.shape[2]
     cdef intp tr = (nr + TILE - 1) // TILE, ts = (ns + TILE - 1) // TILE
-    cdef intp u, b, r0, s0, r, s
-    for u in prange(nb * tr * ts, schedule="static", num_threads=nthreads, nogil=True):
-        b = u // (tr * ts)
-        r0 = (u // ts) % tr * TILE
-        s0 = u % ts * TILE
-        for s in range(s0, min(s0 + TILE, ns)):
-            for r in range(r0, min(r0 + TILE, nr)):
-                y[b, s, r] = x[b, r, s]
+    cdef intp u, b, r0, s0, r, s, r1, s1
+    cdef floating* buf
+    with nogil, parallel(num_threads=nthreads):
+        buf = <floating*>malloc(TILE * TILE * sizeof(floating))
+        for u in prange(nb * tr * ts, schedule="static"):
+            b = u // (tr * ts)
+            r0 = (u // ts) % tr * TILE
+            s0 = u % ts * TILE
+            r1 = min(r0 + TILE, nr)
+            s1 = min(s0 + TILE, ns)
+            for r in range(r0, r1):
+                for s in range(s0, s1):
+                    buf[(s - s0) * TILE + (r - r0)] = x[b, r, s]
+            for s in range(s0, s1):
+                for r in range(r0, r1):
+                    y[b, s, r] = buf[(s - s0) * TILE + (r - r0)]
+        free(buf)
