@@ -502,7 +502,7 @@ def test_lse_fast_path_is_as_exact_as_the_kernel(data):
     x[rng.random(shape) < 0.3] = data.draw(st.sampled_from([0.0, scale, -scale]))
     spec = WindowSpec(x, k, 1, k // 2, 1, False, None, None)
     want = _gather.float_reduce(x, spec.axes, spec.plans, _gather.LSE, r, 1)
-    got = smooth._lse_slab(x, spec.axes, spec.plans, 1, r)
+    got = smooth._lse_slab(x, spec.axes, spec.plans, 1, r, smooth._Scratch())
     m = ndpool.max_pool(x, k, 1, k // 2)
     eps = np.finfo(np.float64).eps
     tol = 16 * (k ** x.ndim + 2) * eps * (np.abs(want) + (m - want))

@@ -16,6 +16,7 @@ dtype (computed in float64), bool and integer input gives float64.
 from __future__ import annotations
 
 import math
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -119,18 +120,24 @@ def _power_fast(spec, x, nthreads, p, *, mean, eps=None):
     if (hi > 0 and p * math.log2(hi) + math.log2(max(taps, 1)) >= math.log2(_FAST_HI)) \
             or p * math.log2(low) <= math.log2(_FAST_LO):
         return None
-    def power(part, plans, threads):
+    def power(part, plans, threads, scratch):
         sub = WindowSpec.from_plans(part, spec.axes, plans, spec.channel_axis)
-        return _power_slab(part, sub, threads, p, mean, eps)
+        return _power_slab(part, sub, threads, p, mean, eps, scratch)
     return _by_slabs(x, spec, power, nthreads)
 
 
 def _by_slabs(x, spec, compute, nthreads):
-    """The result of ``compute(part, plans, threads)`` over slabs of ``x`` of about
-    _SLAB elements: split along the leading unpooled axes, then along the output
+    """The result of ``compute(part, plans, threads, scratch)`` over slabs of ``x`` of
+    about _SLAB elements: split along the leading unpooled axes, then along the output
     rows of the first pooled axis (``plans``: the spec's plans, the first cut to the
     slab).  Several slabs run at once, one thread each: most of their work is NumPy's
-    elementwise passes, which one kernel call's threads cannot share."""
+    elementwise passes, which one kernel call's threads cannot share.
+
+    ``scratch(name, shape, dtype)`` is an uninitialised array that the slabs of one
+    thread share (the result of ``compute`` is copied out before the next slab): the
+    slab-sized float64 temporaries are then allocated once per thread and call, not
+    once per slab, and their pages are faulted in once.  Nothing outlives the call.
+    """
     result = np.empty(spec.out_shape, mean_dtype(spec.x.dtype))
     tasks = []
     for slab in _slabs(x.shape, spec.axes, _SLAB):
@@ -141,10 +148,14 @@ def _by_slabs(x, spec, compute, nthreads):
             out_rows = list(slab) + [slice(None)] * (x.ndim - len(slab))
             out_rows[spec.axes[0]] = slice(o0, o1)
             tasks.append((xs[tuple(rows)], plans, tuple(out_rows)))
+    local = threading.local()
 
     def one(task, threads):
         part, plans, where = task
-        result[where] = compute(part, plans, threads)
+        scratch = getattr(local, "scratch", None)
+        if scratch is None:
+            scratch = local.scratch = _Scratch()
+        result[where] = compute(part, plans, threads, scratch)
 
     if nthreads > 1 and len(tasks) > 1:
         with ThreadPoolExecutor(min(nthreads, len(tasks))) as pool:
@@ -154,6 +165,21 @@ def _by_slabs(x, spec, compute, nthreads):
         for task in tasks:
             one(task, nthreads)
     return result
+
+
+class _Scratch:
+    """Named buffers of one thread, grown on demand; ``self(name, shape, dtype)``."""
+
+    def __init__(self):
+        self.buffers = {}
+
+    def __call__(self, name, shape, dtype):
+        dtype = np.dtype(dtype)
+        n = math.prod(shape)
+        buf = self.buffers.get(name)
+        if buf is None or buf.dtype != dtype or buf.size < n:
+            buf = self.buffers[name] = np.empty(max(n, 1), dtype)
+        return buf[:n].reshape(shape)
 
 
 def _row_slabs(shape, axes, plans, budget):
@@ -191,12 +217,15 @@ def _slabs(shape, axes, budget):
             yield tuple(slice(h, h + 1) for h in head) + (slice(s, s + rows),)
 
 
-def _power_slab(x, spec, nthreads, p, mean, eps):
+def _power_slab(x, spec, nthreads, p, mean, eps, scratch):
     """(sum or mean of x^p over each window)^(1/p), in float64, for one slab of x."""
+    t = scratch("t", x.shape, np.float64)
     if eps is not None:
-        t = np.maximum(x, eps, dtype=np.float64)    # eps exactly, as the kernel computes
+        np.maximum(x, eps, out=t, dtype=np.float64)   # eps exactly, as the kernel computes
+    elif not mean:
+        np.abs(x, out=t, dtype=np.float64)
     else:
-        t = np.abs(x, dtype=np.float64) if not mean else x.astype(np.float64)
+        np.copyto(t, x)
     odd = float(p).is_integer() and int(p) % 2 == 1
     with np.errstate(invalid="ignore", over="ignore"):
         if p == 2:
@@ -297,16 +326,18 @@ def _softpool_fast(spec, nthreads):
     x = spec.x
     if x.size == 0 or any(plan.start.ndim != 1 or plan.has_empty for plan in spec.plans):
         return None
-    return _by_slabs(x, spec, lambda part, plans, threads: _softpool_slab(
-        part, spec.axes, plans, threads), nthreads)
+    return _by_slabs(x, spec, lambda part, plans, threads, scratch: _softpool_slab(
+        part, spec.axes, plans, threads, scratch), nthreads)
 
 
-def _softpool_slab(x, axes, plans, nthreads):
+def _softpool_slab(x, axes, plans, nthreads, scratch):
     """SoftPool of one slab: unshifted sums, the kernel's values where they fail."""
     f64 = np.dtype(np.float64)
     with np.errstate(over="ignore", invalid="ignore"):
-        w = np.exp(x, dtype=f64)
-        v = np.multiply(x, w, dtype=f64)    # x = -inf: 0 * -inf = NaN, its window fails
+        v = scratch("v", x.shape, f64)
+        np.copyto(v, x)                     # converted once, for both passes
+        w = np.exp(v, out=scratch("w", x.shape, f64))
+        np.multiply(v, w, out=v)            # x = -inf: 0 * -inf = NaN, its window fails
         s0 = _engine.window_sum(w, axes, plans, nthreads=nthreads, acc=f64)
         s1 = _engine.window_sum(v, axes, plans, nthreads=nthreads, acc=f64)
         good = (s0 >= _SOFT_MIN) & (s0 < np.inf) & np.isfinite(s1)
@@ -322,8 +353,8 @@ def _lse(spec, nthreads, r):
     r = positive_real(r, "r")
     x = spec.x
     if x.size and all(plan.start.ndim == 1 and not plan.has_empty for plan in spec.plans):
-        values = _by_slabs(x, spec, lambda part, plans, threads: _lse_slab(
-            part, spec.axes, plans, threads, r), nthreads)
+        values = _by_slabs(x, spec, lambda part, plans, threads, scratch: _lse_slab(
+            part, spec.axes, plans, threads, r, scratch), nthreads)
     else:
         values = _gather.float_reduce(x, spec.axes, spec.plans, _gather.LSE, r, nthreads)
     return _as_float(values, spec)
@@ -341,11 +372,11 @@ def _lse(spec, nthreads, r):
 _LSE_MARGIN = 0.25
 
 
-def _lse_slab(x, axes, plans, nthreads, r):
+def _lse_slab(x, axes, plans, nthreads, r, scratch):
     """Log-sum-exp pooling of one slab, in float64."""
     from .window import _avg
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        v = np.multiply(x, r, dtype=np.float64)
+        v = np.multiply(x, r, out=scratch("v", x.shape, np.float64), dtype=np.float64)
         np.exp(v, out=v)
         vspec = WindowSpec.from_plans(v, axes, plans, None)
         out = _avg(vspec, nthreads, count_include_pad=False, dtype=np.float64)
