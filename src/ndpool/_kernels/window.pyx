@@ -1121,6 +1121,92 @@ def mixed_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inner
 
 # ---- stochastic pooling's draw, window by window on adjacent axes -------------------
 
+cdef inline bint _draw4(const numeric* xb, numeric* yrow, intp* irow, const double* urow,
+                        const intp* roff, intp nr, intp cw, intp wdil, intp base,
+                        const intp[::1] wstart, intp ow, bint with_index,
+                        double zero) noexcept nogil:
+    """stochastic_fused's draw for the four single-channel windows ``ow .. ow + 3`` of
+    one output row, which have the same taps relative to their first one, their
+    dependent sums interleaved so that they overlap.  Only where every tap is
+    finite and every window has mass (else False, and nothing is written): the
+    same sums, targets and walks as the one-window code, so the same draws."""
+    cdef const numeric* p0 = xb + base
+    cdef const numeric* p1 = xb + base + (wstart[ow + 1] - wstart[ow])
+    cdef const numeric* p2 = xb + base + (wstart[ow + 2] - wstart[ow])
+    cdef const numeric* p3 = xb + base + (wstart[ow + 3] - wstart[ow])
+    cdef double s0 = 0, s1 = 0, s2 = 0, s3 = 0, g = 0, t0, t1, t2, t3
+    cdef double a0, a1, a2, a3, v0, v1, v2, v3
+    cdef intp k, jw, off, q0 = 0, q1 = 0, q2 = 0, q3 = 0, l0 = 0, l1 = 0, l2 = 0, l3 = 0
+    cdef bint d0 = False, d1 = False, d2 = False, d3 = False, c0, c1, c2, c3
+    for k in range(nr):
+        for jw in range(cw):
+            off = roff[k] + jw * wdil
+            a0 = <double>p0[off]
+            a1 = <double>p1[off]
+            a2 = <double>p2[off]
+            a3 = <double>p3[off]
+            g = g + ((a0 - a0) + (a1 - a1)) + ((a2 - a2) + (a3 - a3))   # NaN unless finite
+            s0 = s0 + (a0 if a0 > zero else zero)
+            s1 = s1 + (a1 if a1 > zero else zero)
+            s2 = s2 + (a2 if a2 > zero else zero)
+            s3 = s3 + (a3 if a3 > zero else zero)
+    if not (g == 0 and s0 > 0 and s1 > 0 and s2 > 0 and s3 > 0):
+        return False
+    t0 = urow[ow] * s0
+    t1 = urow[ow + 1] * s1
+    t2 = urow[ow + 2] * s2
+    t3 = urow[ow + 3] * s3
+    s0 = 0
+    s1 = 0
+    s2 = 0
+    s3 = 0
+    for k in range(nr):
+        for jw in range(cw):
+            off = roff[k] + jw * wdil
+            a0 = <double>p0[off]
+            a1 = <double>p1[off]
+            a2 = <double>p2[off]
+            a3 = <double>p3[off]
+            v0 = a0 if a0 > zero else zero
+            v1 = a1 if a1 > zero else zero
+            v2 = a2 if a2 > zero else zero
+            v3 = a3 if a3 > zero else zero
+            s0 = s0 + v0
+            s1 = s1 + v1
+            s2 = s2 + v2
+            s3 = s3 + v3
+            l0 = off if v0 > 0 else l0
+            l1 = off if v1 > 0 else l1
+            l2 = off if v2 > 0 else l2
+            l3 = off if v3 > 0 else l3
+            c0 = (t0 < s0) & (not d0)
+            c1 = (t1 < s1) & (not d1)
+            c2 = (t2 < s2) & (not d2)
+            c3 = (t3 < s3) & (not d3)
+            q0 = off if c0 else q0
+            q1 = off if c1 else q1
+            q2 = off if c2 else q2
+            q3 = off if c3 else q3
+            d0 = d0 | c0
+            d1 = d1 | c1
+            d2 = d2 | c2
+            d3 = d3 | c3
+    q0 = q0 if d0 else l0             # no crossing (rounding): the last positive tap
+    q1 = q1 if d1 else l1
+    q2 = q2 if d2 else l2
+    q3 = q3 if d3 else l3
+    yrow[ow] = p0[q0]
+    yrow[ow + 1] = p1[q1]
+    yrow[ow + 2] = p2[q2]
+    yrow[ow + 3] = p3[q3]
+    if with_index:
+        irow[ow] = base + q0
+        irow[ow + 1] = base + (wstart[ow + 1] - wstart[ow]) + q1
+        irow[ow + 2] = base + (wstart[ow + 2] - wstart[ow]) + q2
+        irow[ow + 3] = base + (wstart[ow + 3] - wstart[ow]) + q3
+    return True
+
+
 def stochastic_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inner)
                      numeric[:, :, :, :, ::1] y,         # OUT (outer, Do, Ho, Wo, inner)
                      intp[:, :, :, :, ::1] index,        # OUT like y, or (1, 1, 1, 1, 1)
@@ -1142,7 +1228,9 @@ def stochastic_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, 
     current output row.  ``zero`` is 0.0,
     passed in: ``a if a > zero else zero`` then compiles to one max instruction,
     where with a literal 0.0 compilers branch on the sign (mispredicted on half
-    of random activations: 2.5x slower, measured).
+    of random activations: 2.5x slower, measured).  Single-channel windows go
+    four at a time through _draw4 where it applies (1.5x faster: a window's
+    sum is a chain of dependent additions, and four chains overlap).
     """
     cdef intp d = x.shape[1], h = x.shape[2], w = x.shape[3]
     cdef intp do = y.shape[1], ho = y.shape[2], wo = y.shape[3], inner = y.shape[4]
@@ -1181,10 +1269,17 @@ def stochastic_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, 
                 for jd in range(cd):
                     for jh in range(chh):
                         roff[jd * chh + jh] = (jd * ddil * h + jh * hdil) * w
-                for ow in range(wo):
+                ow = 0
+                while ow < wo:
                     cw = wcount[ow]
                     n = cd * chh * cw
                     base = (ds * h + hs) * w + wstart[ow]     # the pooled index of tap 0
+                    if (inner == 1 and n > 0 and ow + 4 <= wo and wcount[ow + 1] == cw
+                            and wcount[ow + 2] == cw and wcount[ow + 3] == cw
+                            and _draw4(xb, yrow, irow, urow, roff, nr, cw, wdil, base,
+                                       wstart, ow, with_index, zero)):
+                        ow = ow + 4
+                        continue
                     for i in range(inner):
                         if n == 0:
                             yrow[ow * inner + i] = 0
@@ -1247,6 +1342,7 @@ def stochastic_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, 
                             if (has_nan or ninf or s > 0) else 0
                         if with_index:
                             irow[ow * inner + i] = base + poff
+                    ow = ow + 1
                 r = r + 1
                 oh = oh + 1
                 if oh == ho:
