@@ -184,8 +184,8 @@ def test_attention_pool(dtype, data):
 @examples(40)
 @given(data=st.data())
 def test_position_sum_kernel(data):
-    """The weighted sum over positions: float64 sums of exact products, the same bits
-    for any thread count, in both layouts."""
+    """The weighted sum over positions, in two chunks: float64 sums of exact
+    products, the same bits for any thread count, in both layouts."""
     from ndpool._kernels import positions
     nb, nc, npos = (data.draw(st.integers(0, 5)), data.draw(st.integers(0, 300)),
                     data.draw(st.integers(0, 70)))
@@ -197,13 +197,17 @@ def test_position_sum_kernel(data):
     scale = 2.0 ** rng.integers(-3, 4, nb).astype(np.float64)
     if dtype == np.float32:
         scale[:] = 1.0
+    cut = data.draw(st.integers(0, npos), label="chunk boundary")
     got = []
     for threads in (1, 2, 3):
-        acc = np.full((nb, nc), np.nan)
-        positions.position_sum(x, s, scale, acc, last, threads)
+        acc = np.zeros((nb, nc))
+        for p0, p1 in [(0, cut), (cut, npos)]:
+            if p1 > p0:         # the chunks' sums are added to acc
+                positions.position_sum(x, np.ascontiguousarray(s[:, p0:p1]), scale, acc,
+                                       last, p0, threads)
         got.append(acc)
     assert got[0].tobytes() == got[1].tobytes() == got[2].tobytes()
-    xs = x.astype(np.float64) * scale[:, None, None]
+    xs = x.astype(np.float64) / scale[:, None, None]
     want = np.einsum("bpc,bp->bc" if last else "bcp,bp->bc", xs, s)
     np.testing.assert_allclose(got[0], want, rtol=1e-13, atol=1e-13 * max(npos, 1))
 

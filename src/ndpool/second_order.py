@@ -181,11 +181,11 @@ def attention_pool(x, query=None, beta=1.0, *, axes=None, channel_axis, keepdims
     softmax is shifted by its maximum (stable for any magnitude).  The
     products ``q . x_p`` and the weighted sum are matrix-vector products on
     BLAS (``np.matmul``); the softmax and the sum run in float64.  Positions
-    are read in chunks of about 256 KiB (twice: for the scores, then for the
-    weighted sum), so a call allocates little beyond its result and the
-    scores (one float64 per sample and position); ``x`` itself is copied (in
-    the working float type) only when its layout cannot be viewed as
-    (batch, channel, position) or (batch, position, channel).
+    are read in chunks (twice: for the largest score, then for the weighted
+    sum), whose scores take about 256 KiB, so a call allocates little beyond
+    its result; ``x`` itself is copied (in the working float type) only when
+    its layout cannot be viewed as (batch, channel, position) or
+    (batch, position, channel).
 
     Parameters
     ----------
@@ -254,8 +254,8 @@ def attention_pool(x, query=None, beta=1.0, *, axes=None, channel_axis, keepdims
     return np.ascontiguousarray(res, dtype=result)
 
 
-# Positions are taken in chunks of about this many bytes (of float64 per position
-# across the samples), so the temporaries stay small for any input.
+# Positions are taken in chunks of about this many bytes of temporaries (float64
+# scores per position across the samples), so they stay small for any input.
 _CHUNK_BYTES = 2**18
 
 
@@ -267,19 +267,19 @@ def _attend(xm, q, beta, channels_last):
     multiplies the shifted scores, which are <= 0.  A scale that overflows is
     the beta -> inf limit: equal weights on the best-matching positions.
 
-    The positions are read in chunks, twice: for the scores, kept for every
-    position (B x P float64, 2 / C of a float32 input), then for the weighted
-    sum.  Dividing the query by x's power of two instead of x gives the same
-    products (both are exact scalings), so the first read divides nothing
-    where that quotient is a normal number.  The weighted sum is float64; a
-    float32 x is converted, not scaled (no float64 sum of float32 values can
-    overflow), a float64 x is scaled and the sum scaled back.  Infinite or NaN
-    inputs give NaN (documented), without warnings.
+    The positions are read in chunks, twice: for the largest score, then for
+    the weights and the weighted sum.  Dividing the query by x's power of two
+    instead of x gives the same products (both are exact scalings), so where
+    that quotient is a normal number neither read copies x, and a chunk's only
+    temporaries are its scores (about _CHUNK_BYTES).  The weighted sum is a
+    compiled float64 kernel (positions.position_sum); a float32 x is converted,
+    not scaled (no float64 sum of float32 values can overflow), a float64 x is
+    scaled and the sum scaled back.  Infinite or NaN inputs give NaN
+    (documented), without warnings.
     """
     nb, npos = len(xm), xm.shape[1 if channels_last else 2]
-    per_position = 8 * max(xm.size // max(npos, 1), 1)
-    step = max(1, min(npos, _CHUNK_BYTES // per_position))
-    chunks = [(p0, min(p0 + step, npos)) for p0 in range(0, npos, step)]
+    xm = np.ascontiguousarray(xm)
+    threads = threads_for(resolve_workers(None), xm.size)
 
     def part(p0, p1):
         return xm[:, p0:p1] if channels_last else xm[:, :, p0:p1]
@@ -300,24 +300,34 @@ def _attend(xm, q, beta, channels_last):
         fold = bool(np.all((folded == 0) == (qs == 0))
                     and np.all((np.abs(folded) >= tiny) | (folded == 0))
                     and np.all(np.isfinite(folded)))
-        s = np.empty((nb, npos))
+        # bytes per position of a chunk's temporaries: its scores, or its scaled copy
+        per_position = 8 * nb if fold else 8 * max(xm.size // max(npos, 1), 1)
+        step = max(1, min(npos, _CHUNK_BYTES // per_position))
+        chunks = [(p0, min(p0 + step, npos)) for p0 in range(0, npos, step)]
+
+        def chunk_scores(p0, p1):
+            s = (scores(part(p0, p1), folded) if fold
+                 else scores(part(p0, p1) / scale[:, None, None], qs))
+            return s.astype(np.float64)
+
+        top = np.full(nb, -np.inf)
         for p0, p1 in chunks:
-            s[:, p0:p1] = (scores(part(p0, p1), folded) if fold
-                           else scores(part(p0, p1) / scale[:, None, None], qs))
-        top = s.max(axis=1) if npos else np.full(nb, -np.inf)
+            top = np.maximum(top, chunk_scores(p0, p1).max(axis=1))
         f = beta * qa * xa
         hard = np.isinf(f)
-        s -= top[:, None]
-        s[~hard] *= f[~hard, None]
-        np.exp(s, out=s)
-        if hard.any():        # beta q.x overflows: only the best matches keep weight
-            s[hard] = s[hard] == 1.0
-        total = s.sum(axis=1)
         wide = xm.dtype == np.float64
-        acc = np.empty((nb, xm.shape[2 if channels_last else 1]))
-        _positions.position_sum(np.ascontiguousarray(xm), s,
-                                1 / xa if wide else np.ones(nb), acc, channels_last,
-                                threads_for(resolve_workers(None), xm.size))
+        divisors = xa if wide else np.ones(nb)
+        total = np.zeros(nb)
+        acc = np.zeros((nb, xm.shape[2 if channels_last else 1]))
+        for p0, p1 in chunks:
+            s = chunk_scores(p0, p1)
+            s -= top[:, None]
+            s[~hard] *= f[~hard, None]
+            np.exp(s, out=s)
+            if hard.any():        # beta q.x overflows: only the best matches keep weight
+                s[hard] = s[hard] == 1.0
+            total += s.sum(axis=1)
+            _positions.position_sum(xm, s, divisors, acc, channels_last, p0, threads)
         acc /= total[:, None]
         return acc * xa[:, None] if wide else acc
 

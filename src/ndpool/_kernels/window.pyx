@@ -819,6 +819,12 @@ cdef inline void _wsum_row_regular(const numeric* xr, double* yr, intp inner,
                 yr[ow * inner + i] += wt * <double>xr[c0 + i]
 
 
+cdef enum:
+    # Strides up to this are split into phases (the split loops over the phases, and
+    # its buffer holds wstride * ceil(W / wstride) values).
+    MAX_PHASES = 8
+
+
 cdef inline void _wsum_row_phases(const double* ph, intp plen, double* yr,
                                   const double* wr, intp wlo, intp whi, intp wstride,
                                   intp woff, intp wkernel, intp wdil) noexcept nogil:
@@ -867,8 +873,8 @@ def weighted_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, in
     cdef intp nk = y.shape[0], do = y.shape[2], ho = y.shape[3], wo = y.shape[4]
     cdef intp inner = y.shape[5], w = x.shape[3]
     cdef intp rows = y.shape[1] * do * ho, nchunks = chunk_count(rows, nthreads)
-    cdef intp plen = (w + wstride - 1) // wstride if wstride > 0 else 0
-    cdef bint phases = nk > 1 and inner == 1 and wstride > 1 and whi > wlo
+    cdef bint phases = nk > 1 and inner == 1 and 1 < wstride <= MAX_PHASES and whi > wlo
+    cdef intp plen = (w + wstride - 1) // wstride if phases else 0
     cdef intp ch, r, r1, b, od, oh, jd, jh, i, k
     cdef const numeric* xr
     cdef const double* wr
@@ -1121,6 +1127,14 @@ def mixed_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inner
 
 # ---- stochastic pooling's draw, window by window on adjacent axes -------------------
 
+cdef inline void _load4(const numeric* p0, const numeric* p1, const numeric* p2,
+                        const numeric* p3, intp off, double* a) noexcept nogil:
+    a[0] = <double>p0[off]
+    a[1] = <double>p1[off]
+    a[2] = <double>p2[off]
+    a[3] = <double>p3[off]
+
+
 cdef inline bint _draw4(const numeric* xb, numeric* yrow, intp* irow, const double* urow,
                         const intp* roff, intp nr, intp cw, intp wdil, intp base,
                         const intp[::1] wstart, intp ow, bint with_index,
@@ -1136,15 +1150,13 @@ cdef inline bint _draw4(const numeric* xb, numeric* yrow, intp* irow, const doub
     cdef const numeric* p3 = xb + base + (wstart[ow + 3] - wstart[ow])
     cdef double s0 = 0, s1 = 0, s2 = 0, s3 = 0, g = 0, t0, t1, t2, t3
     cdef double a0, a1, a2, a3, v0, v1, v2, v3
+    cdef double a[4]
     cdef intp k, jw, off, q0 = 0, q1 = 0, q2 = 0, q3 = 0, l0 = 0, l1 = 0, l2 = 0, l3 = 0
     cdef bint d0 = False, d1 = False, d2 = False, d3 = False, c0, c1, c2, c3
     for k in range(nr):
         for jw in range(cw):
-            off = roff[k] + jw * wdil
-            a0 = <double>p0[off]
-            a1 = <double>p1[off]
-            a2 = <double>p2[off]
-            a3 = <double>p3[off]
+            _load4(p0, p1, p2, p3, roff[k] + jw * wdil, a)
+            a0, a1, a2, a3 = a[0], a[1], a[2], a[3]
             g = g + ((a0 - a0) + (a1 - a1)) + ((a2 - a2) + (a3 - a3))   # NaN unless finite
             s0 = s0 + (a0 if a0 > zero else zero)
             s1 = s1 + (a1 if a1 > zero else zero)
@@ -1163,10 +1175,8 @@ cdef inline bint _draw4(const numeric* xb, numeric* yrow, intp* irow, const doub
     for k in range(nr):
         for jw in range(cw):
             off = roff[k] + jw * wdil
-            a0 = <double>p0[off]
-            a1 = <double>p1[off]
-            a2 = <double>p2[off]
-            a3 = <double>p3[off]
+            _load4(p0, p1, p2, p3, off, a)
+            a0, a1, a2, a3 = a[0], a[1], a[2], a[3]
             v0 = a0 if a0 > zero else zero
             v1 = a1 if a1 > zero else zero
             v2 = a2 if a2 > zero else zero
