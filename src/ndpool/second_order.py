@@ -179,13 +179,15 @@ def attention_pool(x, query=None, beta=1.0, *, axes=None, channel_axis, keepdims
     needs no learned parameter; ``beta = 0`` is average pooling and a large
     ``beta`` tends to the single position that best matches the query.  The
     softmax is shifted by its maximum (stable for any magnitude).  The
-    products ``q . x_p`` and the weighted sum are matrix-vector products on
-    BLAS (``np.matmul``); the softmax and the sum run in float64.  Positions
+    products ``q . x_p`` are matrix-vector products on BLAS (``np.matmul``),
+    the weighted sum a compiled kernel on every core; the softmax and the sum
+    run in float64.  Positions
     are read in chunks (twice: for the largest score, then for the weighted
     sum), whose scores take about 256 KiB, so a call allocates little beyond
     its result; ``x`` itself is copied (in the working float type) only when
-    its layout cannot be viewed as (batch, channel, position) or
-    (batch, position, channel).
+    it is not a C-contiguous array in (batch, channel, position) or
+    (batch, position, channel) order (the weighted sum is a compiled kernel
+    over unit-stride rows).
 
     Parameters
     ----------
