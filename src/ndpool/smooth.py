@@ -139,10 +139,14 @@ def _by_slabs(x, spec, compute, nthreads):
     once per slab, and their pages are faulted in once.  Nothing outlives the call.
     """
     result = np.empty(spec.out_shape, mean_dtype(spec.x.dtype))
+    # Every thread keeps its slab's temporaries (a few float64 copies of a slab) until
+    # the call ends: with many threads the slabs shrink, so that all of them together
+    # stay near an eighth of x's elements (as float64, a fraction of x's bytes).
+    budget = min(_SLAB, max(2**12, x.size // (8 * max(nthreads, 1))))
     tasks = []
-    for slab in _slabs(x.shape, spec.axes, _SLAB):
+    for slab in _slabs(x.shape, spec.axes, budget):
         xs = x[slab]
-        for (lo, hi), (o0, o1), plans in _row_slabs(xs.shape, spec.axes, spec.plans, _SLAB):
+        for (lo, hi), (o0, o1), plans in _row_slabs(xs.shape, spec.axes, spec.plans, budget):
             rows = [slice(None)] * x.ndim
             rows[spec.axes[0]] = slice(lo, hi)
             out_rows = list(slab) + [slice(None)] * (x.ndim - len(slab))
