@@ -253,3 +253,69 @@ def test_output_dtypes(dtype):
     assert ndpool.min_pool(x, 2).dtype == x.dtype
     assert ndpool.sum_pool(x, 2).dtype == np.sum(x).dtype
     assert ndpool.avg_pool(x, 2).dtype == (x.dtype if x.dtype.kind == "f" else np.float64)
+
+
+def _wide_exponents(rng, shape, dtype):
+    """Signed values over ~2**-60 .. 2**60 with NaN, infinities and signed zeros: float64
+    sums of these depend on the order of the taps, and ties on which tap wins."""
+    x = rng.standard_normal(shape) * np.exp2(rng.integers(-60, 60, shape))
+    x[rng.random(shape) < 0.05] = 0.0
+    x[rng.random(shape) < 0.05] = -0.0
+    x = x.astype(dtype)
+    if x.dtype.kind == "f":
+        x[rng.random(shape) < 0.03] = np.nan
+        x[rng.random(shape) < 0.02] = -np.inf
+        x[rng.random(shape) < 0.02] = np.inf
+    return x
+
+
+@examples(60)
+@given(data=st.data())
+def test_two_by_two_windows_one_pass(data):
+    """Windows of 2 x 2 taps (H x W, or D x W of a volume) take a one-pass kernel path.
+
+    max/min are compared bit for bit (which NaN, which zero) with the reference's
+    row-major scan; avg, without padding, with the float64 sum ((a + b) + c) + d of
+    strided slices, divided once: an oracle in which the tap order is written out.
+    """
+    dtype = np.dtype(data.draw(st.sampled_from([np.float32, np.float64, np.int64])))
+    volume = data.draw(st.booleans())
+    last = data.draw(st.booleans())                     # channels-last layout
+    c = data.draw(st.integers(1, 9))
+    sizes = [data.draw(st.integers(2, 12)) for _ in range(3 if volume else 2)]
+    kernel = ([1, 2, 2] if data.draw(st.booleans()) else [2, 1, 2]) if volume else [2, 2]
+    stride = [data.draw(st.integers(1, 3)) for _ in kernel]
+    dilation = [data.draw(st.integers(1, 2)) for _ in kernel]
+    padding = data.draw(st.sampled_from([0, 1])) if kernel.count(2) == len(kernel) else 0
+    ceil_mode = data.draw(st.booleans())
+    shape = [2] + (sizes + [c] if last else [c] + sizes)
+    pooled = tuple(range(1, 1 + len(sizes))) if last else tuple(range(2, 2 + len(sizes)))
+    assume(all(plan_axis(shape[a], k, s, padding, d, ceil_mode)[0] >= 1
+               for a, k, s, d in zip(pooled, kernel, stride, dilation)))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    x = _wide_exponents(rng, shape, dtype)
+    if dtype.kind == "i":
+        x = rng.integers(-2**62, 2**62, shape)
+    args = dict(kernel_size=kernel, stride=stride, padding=padding, dilation=dilation,
+                ceil_mode=ceil_mode)
+    layout = dict(channel_axis=-1 if last else 1)
+    for method in ("max", "min"):
+        got = FUNCS[method](x, **args, **layout)
+        want = reference_pool(x, method, **args, axes=pooled)
+        assert got.tobytes() == want.tobytes(), method
+    if padding or ceil_mode:
+        return
+    taps = []
+    for offsets in np.ndindex(*kernel):
+        index = [slice(None)] * x.ndim
+        for a, k, o, s, d in zip(pooled, kernel, offsets, stride, dilation):
+            n = plan_axis(shape[a], k, s, 0, d, False)[0]
+            index[a] = slice(o * d, o * d + (n - 1) * s + 1, s)
+        taps.append(x[tuple(index)].astype(np.float64))
+    total = taps[0]
+    for t in taps[1:]:
+        total = total + t
+    want = (total / 4).astype(np.float32 if dtype == np.float32 else np.float64)
+    got = ndpool.avg_pool(x, **args, **layout)
+    assert got.dtype == want.dtype
+    assert got.tobytes() == want.tobytes()

@@ -628,6 +628,97 @@ cdef inline void _ext_row(const numeric* xr, numeric* yr, intp inner,
     _ext_row_edges(xr, yr, inner, wstart, wcount, wdil, whi, wo, first, is_min)
 
 
+cdef inline void _ext_quad(const numeric* x0, const numeric* x1, numeric* yr, intp inner,
+                           intp wlo, intp whi, intp wstride, intp woff, intp wdil,
+                           bint is_min) noexcept nogil:
+    """Windows of two input rows of two taps each (2 x 2 pooling), in one pass:
+    the taps picked in row-major order, as two _ext_row calls would, but with
+    one store per output instead of four read-modify-writes."""
+    cdef intp ow, i, c
+    cdef numeric v
+    if inner == 1:
+        # One row after the other: reading both rows at once, two streams a row
+        # apart, was slower (the prefetcher follows one sequential stream better).
+        for ow in range(wlo, whi):
+            c = woff + ow * wstride
+            yr[ow] = pick(x0[c + wdil], x0[c], is_min)
+        for ow in range(wlo, whi):
+            c = woff + ow * wstride
+            v = pick(x1[c], yr[ow], is_min)
+            yr[ow] = pick(x1[c + wdil], v, is_min)
+    else:
+        for ow in range(wlo, whi):
+            c = (woff + ow * wstride) * inner
+            for i in range(inner):
+                v = pick(x0[c + wdil * inner + i], x0[c + i], is_min)
+                v = pick(x1[c + i], v, is_min)
+                yr[ow * inner + i] = pick(x1[c + wdil * inner + i], v, is_min)
+
+
+cdef inline void _ext_quad_row(const numeric* x0, const numeric* x1, numeric* yr,
+                               intp inner, intp wlo, intp whi, intp wstride, intp woff,
+                               intp wdil, bint is_min) noexcept nogil:
+    """_ext_quad, with ``is_min`` and the common 2 x 2 stride 2 geometry as
+    constants: the compiler then turns the chained picks into blends and the
+    stride-2 loads into interleaved vector loads."""
+    if wstride == 2 and wdil == 1 and inner == 1:
+        if is_min:
+            _ext_quad(x0, x1, yr, 1, wlo, whi, 2, woff, 1, True)
+        else:
+            _ext_quad(x0, x1, yr, 1, wlo, whi, 2, woff, 1, False)
+    elif is_min:
+        _ext_quad(x0, x1, yr, inner, wlo, whi, wstride, woff, wdil, True)
+    else:
+        _ext_quad(x0, x1, yr, inner, wlo, whi, wstride, woff, wdil, False)
+
+
+cdef inline void _mean_quad(const numeric* x0, const numeric* x1, real* yr, double* acc,
+                            intp inner, intp wo, intp wstride, intp woff, intp wdil,
+                            double div, bint pow2) noexcept nogil:
+    """Means of windows of two input rows of two taps each, all with divisor
+    ``div``: the float64 sum in row-major tap order, then the same division
+    (or power-of-two reciprocal product) as mean_fused's rows.  A row of single
+    elements (inner == 1) is read one row after the other, through ``acc``
+    (see _ext_quad); pixels of several elements in one pass."""
+    cdef intp ow, i, c, d = wdil * inner
+    cdef double s, rdiv = 1.0 / div
+    if inner == 1:
+        for ow in range(wo):
+            c = woff + ow * wstride
+            acc[ow] = <double>x0[c] + <double>x0[c + d]
+        if pow2:
+            for ow in range(wo):
+                c = woff + ow * wstride
+                yr[ow] = <real>(((acc[ow] + <double>x1[c]) + <double>x1[c + d]) * rdiv)
+        else:
+            for ow in range(wo):
+                c = woff + ow * wstride
+                yr[ow] = <real>(((acc[ow] + <double>x1[c]) + <double>x1[c + d]) / div)
+    else:
+        for ow in range(wo):
+            c = (woff + ow * wstride) * inner
+            if pow2:
+                for i in range(inner):
+                    s = (((<double>x0[c + i] + <double>x0[c + d + i]) + <double>x1[c + i])
+                         + <double>x1[c + d + i])
+                    yr[ow * inner + i] = <real>(s * rdiv)
+            else:
+                for i in range(inner):
+                    s = (((<double>x0[c + i] + <double>x0[c + d + i]) + <double>x1[c + i])
+                         + <double>x1[c + d + i])
+                    yr[ow * inner + i] = <real>(s / div)
+
+
+cdef inline void _mean_quad_row(const numeric* x0, const numeric* x1, real* yr, double* acc,
+                                intp inner, intp wo, intp wstride, intp woff, intp wdil,
+                                double div, bint pow2) noexcept nogil:
+    """_mean_quad, with the common 2 x 2 stride 2 geometry as constants."""
+    if wstride == 2 and wdil == 1 and inner == 1:
+        _mean_quad(x0, x1, yr, acc, 1, wo, 2, woff, 1, div, pow2)
+    else:
+        _mean_quad(x0, x1, yr, acc, inner, wo, wstride, woff, wdil, div, pow2)
+
+
 cdef inline void _fold_sum(const numeric* xr, wide* t, intp n, bint first) noexcept nogil:
     """t = xr (first) or t + xr, elementwise: a window's input rows, summed first."""
     cdef intp i
@@ -672,6 +763,8 @@ def extremum_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, in
     cdef intp ch, r, r1, b, od, oh, jd, jh, i
     cdef bint first, fold = rows_first_fits(n) and not (numeric is float or numeric is double)
     cdef const numeric* xr
+    cdef const numeric* x0
+    cdef const numeric* x1
     cdef numeric* yr
     cdef numeric* t
     with nogil, parallel(num_threads=nthreads):
@@ -704,6 +797,18 @@ def extremum_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, in
                             first = False
                     _ext_row(t, yr, inner, wstart, wcount, wdil, wlo, whi, wstride, woff,
                              wkernel, wo, True, is_min)
+                elif wkernel == 2 and dcount[od] * hcount[oh] == 2:
+                    # 2 x 2 windows (of H x W, or D x W): one pass over both rows.
+                    x0 = &x[b, dstart[od], hstart[oh], 0, 0]
+                    if hcount[oh] == 2:
+                        x1 = &x[b, dstart[od], hstart[oh] + hdil, 0, 0]
+                    else:
+                        x1 = &x[b, dstart[od] + ddil, hstart[oh], 0, 0]
+                    _ext_row_edges(x0, yr, inner, wstart, wcount, wdil, 0, wlo, True, is_min)
+                    _ext_row_edges(x1, yr, inner, wstart, wcount, wdil, 0, wlo, False, is_min)
+                    _ext_quad_row(x0, x1, yr, inner, wlo, whi, wstride, woff, wdil, is_min)
+                    _ext_row_edges(x0, yr, inner, wstart, wcount, wdil, whi, wo, True, is_min)
+                    _ext_row_edges(x1, yr, inner, wstart, wcount, wdil, whi, wo, False, is_min)
                 else:
                     first = True
                     for jd in range(dcount[od]):
@@ -947,6 +1052,8 @@ def mean_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inner)
     cdef bint pow2, same
     cdef int e2
     cdef const numeric* xr
+    cdef const numeric* x0
+    cdef const numeric* x1
     cdef real* yr
     cdef double* acc
     cdef double* dv
@@ -955,10 +1062,14 @@ def mean_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inner)
     # 8- and 16-bit rows fold into int32 (exact below 2**15 rows): cheaper to widen
     cdef bint narrow = (numeric is int8_t or numeric is uint8_t or numeric is int16_t
                         or numeric is uint16_t)
+    # Whether every window along W has the same divisor: then so has every row.
+    cdef bint wsame = True
+    for ow in range(wo):
+        wsame = wsame and wdiv[ow] == wdiv[0]
     with nogil, parallel(num_threads=nthreads):
-        acc = <double*>malloc((wo * inner + wo + (n if fold else 0)) * sizeof(double))
+        acc = <double*>malloc((wo * inner + wo + 1 + (n if fold else 0)) * sizeof(double))
         dv = acc + wo * inner
-        t = dv + wo
+        t = dv + wo + 1
         ti = <int32_t*>t
         for ch in prange(nchunks, schedule="static"):
             r = ch * rows // nchunks
@@ -968,6 +1079,41 @@ def mean_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inner)
             oh = r % ho
             while r < r1:
                 yr = &y[b, od, oh, 0, 0]
+                scale = ddiv[od] * hdiv[oh]
+                # A divisor is 0 only for a window without elements (count_include_pad
+                # False), whose sum is 0: dividing by 1 writes 0, never 0/0.  The
+                # divisors go to a row first, so that the divisions are unconditional
+                # and vectorise (the same quotients).
+                # A power of two's reciprocal is exact, and so is multiplying by it:
+                # a row whose one divisor is one (2 x 2 blocks, ...) multiplies.
+                same = True
+                if wsame:                      # the usual case: no per-output loop
+                    div = scale * wdiv[0] if wo > 0 else 1.0
+                    dv[0] = div if div != 0 else 1.0
+                else:
+                    for ow in range(wo):
+                        div = scale * wdiv[ow]
+                        dv[ow] = div if div != 0 else 1.0
+                        same = same & (dv[ow] == dv[0])
+                pow2 = same and frexp(dv[0], &e2) == 0.5
+                if (wkernel == 2 and dcount[od] * hcount[oh] == 2 and same and wlo == 0
+                        and whi == wo and not fold):
+                    # 2 x 2 windows of floats, all whole: sum and divide in one pass.
+                    x0 = &x[b, dstart[od], hstart[oh], 0, 0]
+                    if hcount[oh] == 2:
+                        x1 = &x[b, dstart[od], hstart[oh] + hdil, 0, 0]
+                    else:
+                        x1 = &x[b, dstart[od] + ddil, hstart[oh], 0, 0]
+                    _mean_quad_row(x0, x1, yr, acc, inner, wo, wstride, woff, wdil, dv[0], pow2)
+                    r = r + 1
+                    oh = oh + 1
+                    if oh == ho:
+                        oh = 0
+                        od = od + 1
+                        if od == do:
+                            od = 0
+                            b = b + 1
+                    continue
                 for i in range(wo * inner):
                     acc[i] = 0
                 first = True
@@ -994,19 +1140,6 @@ def mean_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inner)
                             _sum_row(xr, acc, inner, wstart, wcount, wdil, wlo, whi, wstride, woff,
                                      wkernel, wo, first)
                             first = False
-                scale = ddiv[od] * hdiv[oh]
-                # A divisor is 0 only for a window without elements (count_include_pad
-                # False), whose sum is 0: dividing by 1 writes 0, never 0/0.  The
-                # divisors go to a row first, so that the divisions are unconditional
-                # and vectorise (the same quotients).
-                # A power of two's reciprocal is exact, and so is multiplying by it:
-                # a row whose one divisor is one (2 x 2 blocks, ...) multiplies.
-                same = True
-                for ow in range(wo):
-                    div = scale * wdiv[ow]
-                    dv[ow] = div if div != 0 else 1.0
-                    same = same & (dv[ow] == dv[0])
-                pow2 = same and frexp(dv[0], &e2) == 0.5
                 if same:                           # one divisor: one flat loop
                     div = dv[0]
                     if pow2:
