@@ -521,9 +521,57 @@ cdef inline void _ext_row_regular(const numeric* xr, numeric* yr, intp inner,
         _ext_row_pixels(xr, yr, 3, wlo, whi, wstride, woff, wkernel, wdil, first, is_min)
     elif inner == 4:
         _ext_row_pixels(xr, yr, 4, wlo, whi, wstride, woff, wkernel, wdil, first, is_min)
+    elif wkernel == 2 or wkernel == 3:
+        _ext_row_taps(xr, yr, inner, wlo, whi, wstride, woff, wkernel, wdil, first, is_min)
     else:
         _ext_row_pixels(xr, yr, inner, wlo, whi, wstride, woff, wkernel, wdil, first,
                         is_min)
+
+
+cdef inline void _ext_pixels_k(const numeric* xr, numeric* yr, intp inner,
+                               intp wlo, intp whi, intp wstride, intp woff,
+                               intp k, intp wdil, bint first, bint is_min) noexcept nogil:
+    """_ext_row_pixels with each output element stored once: its k taps picked in
+    a register, in the same order (k, ``first`` and ``is_min`` are constants at
+    the call sites below, so the tap loop unrolls and the channel loop vectorises)."""
+    cdef intp ow, jw, i, c0, d = wdil * inner
+    cdef numeric v
+    for ow in range(wlo, whi):
+        c0 = (woff + ow * wstride) * inner
+        for i in range(inner):
+            if first:
+                v = xr[c0 + i]
+            else:
+                v = pick(xr[c0 + i], yr[ow * inner + i], is_min)
+            for jw in range(1, k):
+                v = pick(xr[c0 + jw * d + i], v, is_min)
+            yr[ow * inner + i] = v
+
+
+cdef inline void _ext_row_taps(const numeric* xr, numeric* yr, intp inner,
+                               intp wlo, intp whi, intp wstride, intp woff,
+                               intp wkernel, intp wdil, bint first,
+                               bint is_min) noexcept nogil:
+    """_ext_pixels_k for windows of 2 or 3 taps along W, its flags as constants."""
+    if wkernel == 2:
+        if first:
+            if is_min:
+                _ext_pixels_k(xr, yr, inner, wlo, whi, wstride, woff, 2, wdil, True, True)
+            else:
+                _ext_pixels_k(xr, yr, inner, wlo, whi, wstride, woff, 2, wdil, True, False)
+        elif is_min:
+            _ext_pixels_k(xr, yr, inner, wlo, whi, wstride, woff, 2, wdil, False, True)
+        else:
+            _ext_pixels_k(xr, yr, inner, wlo, whi, wstride, woff, 2, wdil, False, False)
+    elif first:
+        if is_min:
+            _ext_pixels_k(xr, yr, inner, wlo, whi, wstride, woff, 3, wdil, True, True)
+        else:
+            _ext_pixels_k(xr, yr, inner, wlo, whi, wstride, woff, 3, wdil, True, False)
+    elif is_min:
+        _ext_pixels_k(xr, yr, inner, wlo, whi, wstride, woff, 3, wdil, False, True)
+    else:
+        _ext_pixels_k(xr, yr, inner, wlo, whi, wstride, woff, 3, wdil, False, False)
 
 
 cdef inline void _ext_row_pixels(const numeric* xr, numeric* yr, intp inner,
