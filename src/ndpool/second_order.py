@@ -310,7 +310,7 @@ def _attend(xm, q, beta, channels_last):
         def chunk_scores(p0, p1):
             s = (scores(part(p0, p1), folded) if fold
                  else scores(part(p0, p1) / scale[:, None, None], qs))
-            return s.astype(np.float64)
+            return s.astype(np.float64, copy=False)    # a fresh product: never an alias of x
 
         top = np.full(nb, -np.inf)
         for p0, p1 in chunks:
