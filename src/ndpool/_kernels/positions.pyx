@@ -10,6 +10,9 @@ in float64, for a C-contiguous ``x`` of shape (B, C, P), or (B, P, C) with
 ``channels_last``.  ``scale`` is a power of two per sample (1 for float32
 data, whose float64 products cannot overflow), so the scaling is exact; it
 divides, because the reciprocal of a subnormal power of two overflows.
+Each loop has a copy for ``scale == 1`` that does not divide: one loop that
+always divides (exact by 1, the same sums) made attention pooling of float32
+(8, 64, 128, 128) 5 to 15% slower, in both layouts (measured).
 
 Channels-first: one thread per (sample, channel) row, the row's products
 summed in eight interleaved partial sums (positions p mod 8, each in

@@ -548,30 +548,31 @@ cdef inline void _ext_pixels_k(const numeric* xr, numeric* yr, intp inner,
             yr[ow * inner + i] = v
 
 
+cdef inline void _ext_taps_k(const numeric* xr, numeric* yr, intp inner,
+                             intp wlo, intp whi, intp wstride, intp woff, intp k,
+                             intp wdil, bint first, bint is_min) noexcept nogil:
+    """_ext_pixels_k with ``first`` and ``is_min`` as constants (``k`` is one at
+    both call sites in _ext_row_taps)."""
+    if first:
+        if is_min:
+            _ext_pixels_k(xr, yr, inner, wlo, whi, wstride, woff, k, wdil, True, True)
+        else:
+            _ext_pixels_k(xr, yr, inner, wlo, whi, wstride, woff, k, wdil, True, False)
+    elif is_min:
+        _ext_pixels_k(xr, yr, inner, wlo, whi, wstride, woff, k, wdil, False, True)
+    else:
+        _ext_pixels_k(xr, yr, inner, wlo, whi, wstride, woff, k, wdil, False, False)
+
+
 cdef inline void _ext_row_taps(const numeric* xr, numeric* yr, intp inner,
                                intp wlo, intp whi, intp wstride, intp woff,
                                intp wkernel, intp wdil, bint first,
                                bint is_min) noexcept nogil:
-    """_ext_pixels_k for windows of 2 or 3 taps along W, its flags as constants."""
+    """_ext_pixels_k for windows of 2 or 3 taps along W, the tap count a constant."""
     if wkernel == 2:
-        if first:
-            if is_min:
-                _ext_pixels_k(xr, yr, inner, wlo, whi, wstride, woff, 2, wdil, True, True)
-            else:
-                _ext_pixels_k(xr, yr, inner, wlo, whi, wstride, woff, 2, wdil, True, False)
-        elif is_min:
-            _ext_pixels_k(xr, yr, inner, wlo, whi, wstride, woff, 2, wdil, False, True)
-        else:
-            _ext_pixels_k(xr, yr, inner, wlo, whi, wstride, woff, 2, wdil, False, False)
-    elif first:
-        if is_min:
-            _ext_pixels_k(xr, yr, inner, wlo, whi, wstride, woff, 3, wdil, True, True)
-        else:
-            _ext_pixels_k(xr, yr, inner, wlo, whi, wstride, woff, 3, wdil, True, False)
-    elif is_min:
-        _ext_pixels_k(xr, yr, inner, wlo, whi, wstride, woff, 3, wdil, False, True)
+        _ext_taps_k(xr, yr, inner, wlo, whi, wstride, woff, 2, wdil, first, is_min)
     else:
-        _ext_pixels_k(xr, yr, inner, wlo, whi, wstride, woff, 3, wdil, False, False)
+        _ext_taps_k(xr, yr, inner, wlo, whi, wstride, woff, 3, wdil, first, is_min)
 
 
 cdef inline void _ext_row_pixels(const numeric* xr, numeric* yr, intp inner,
@@ -679,9 +680,10 @@ cdef inline void _ext_row(const numeric* xr, numeric* yr, intp inner,
 cdef inline void _ext_quad(const numeric* x0, const numeric* x1, numeric* yr, intp inner,
                            intp wlo, intp whi, intp wstride, intp woff, intp wdil,
                            bint is_min) noexcept nogil:
-    """Windows of two input rows of two taps each (2 x 2 pooling), in one pass:
-    the taps picked in row-major order, as two _ext_row calls would, but with
-    one store per output instead of four read-modify-writes."""
+    """Windows of two input rows of two taps each (2 x 2 pooling): the taps
+    picked in row-major order, as two _ext_row calls would, but with one or two
+    stores per output instead of four read-modify-writes.  Pixels of several
+    elements take one pass; rows of single elements take two (see below)."""
     cdef intp ow, i, c
     cdef numeric v
     if inner == 1:
@@ -791,6 +793,14 @@ cdef inline bint rows_first_fits(intp n) noexcept nogil:
     return n <= ROWS_FIRST_MAX
 
 
+cdef inline intp _second_row(intp hcount, intp hdil, intp ddil, intp h, intp n) noexcept nogil:
+    """Offset of a two-row window's second input row from its first, in a C-contiguous
+    (outer, D, H, W, inner) input with rows of ``n`` elements: the next H row of
+    the window when it spans two H rows (H x W windows), else the row in its next
+    D plane (D x W windows)."""
+    return hdil * n if hcount == 2 else ddil * h * n
+
+
 def extremum_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inner)
                    numeric[:, :, :, :, ::1] y,         # OUT (outer, Do, Ho, Wo, inner)
                    const intp[::1] dstart, const intp[::1] dcount, intp ddil,
@@ -848,10 +858,7 @@ def extremum_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, in
                 elif wkernel == 2 and dcount[od] * hcount[oh] == 2:
                     # 2 x 2 windows (of H x W, or D x W): one pass over both rows.
                     x0 = &x[b, dstart[od], hstart[oh], 0, 0]
-                    if hcount[oh] == 2:
-                        x1 = &x[b, dstart[od], hstart[oh] + hdil, 0, 0]
-                    else:
-                        x1 = &x[b, dstart[od] + ddil, hstart[oh], 0, 0]
+                    x1 = x0 + _second_row(hcount[oh], hdil, ddil, x.shape[2], n)
                     _ext_row_edges(x0, yr, inner, wstart, wcount, wdil, 0, wlo, True, is_min)
                     _ext_row_edges(x1, yr, inner, wstart, wcount, wdil, 0, wlo, False, is_min)
                     _ext_quad_row(x0, x1, yr, inner, wlo, whi, wstride, woff, wdil, is_min)
@@ -1148,63 +1155,52 @@ def mean_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inner)
                         and whi == wo and not fold):
                     # 2 x 2 windows of floats, all whole: sum and divide in one pass.
                     x0 = &x[b, dstart[od], hstart[oh], 0, 0]
-                    if hcount[oh] == 2:
-                        x1 = &x[b, dstart[od], hstart[oh] + hdil, 0, 0]
-                    else:
-                        x1 = &x[b, dstart[od] + ddil, hstart[oh], 0, 0]
+                    x1 = x0 + _second_row(hcount[oh], hdil, ddil, x.shape[2], n)
                     _mean_quad_row(x0, x1, yr, acc, inner, wo, wstride, woff, wdil, dv[0], pow2)
-                    r = r + 1
-                    oh = oh + 1
-                    if oh == ho:
-                        oh = 0
-                        od = od + 1
-                        if od == do:
-                            od = 0
-                            b = b + 1
-                    continue
-                for i in range(wo * inner):
-                    acc[i] = 0
-                first = True
-                if fold and narrow and 1 < dcount[od] * hcount[oh] < 32768:
-                    for jd in range(dcount[od]):
-                        for jh in range(hcount[oh]):
-                            xr = &x[b, dstart[od] + jd * ddil, hstart[oh] + jh * hdil, 0, 0]
-                            _fold_sum(xr, ti, n, first)
-                            first = False
-                    _sum_row(ti, acc, inner, wstart, wcount, wdil, wlo, whi, wstride, woff,
-                             wkernel, wo, True)
-                elif fold and dcount[od] * hcount[oh] > 1:
-                    for jd in range(dcount[od]):
-                        for jh in range(hcount[oh]):
-                            xr = &x[b, dstart[od] + jd * ddil, hstart[oh] + jh * hdil, 0, 0]
-                            _fold_sum(xr, t, n, first)
-                            first = False
-                    _sum_row(t, acc, inner, wstart, wcount, wdil, wlo, whi, wstride, woff,
-                             wkernel, wo, True)
                 else:
-                    for jd in range(dcount[od]):
-                        for jh in range(hcount[oh]):
-                            xr = &x[b, dstart[od] + jd * ddil, hstart[oh] + jh * hdil, 0, 0]
-                            _sum_row(xr, acc, inner, wstart, wcount, wdil, wlo, whi, wstride, woff,
-                                     wkernel, wo, first)
-                            first = False
-                if same:                           # one divisor: one flat loop
-                    div = dv[0]
-                    if pow2:
-                        div = 1.0 / div
-                        for i in range(wo * inner):
-                            yr[i] = <real>(acc[i] * div)
+                    for i in range(wo * inner):
+                        acc[i] = 0
+                    first = True
+                    if fold and narrow and 1 < dcount[od] * hcount[oh] < 32768:
+                        for jd in range(dcount[od]):
+                            for jh in range(hcount[oh]):
+                                xr = &x[b, dstart[od] + jd * ddil, hstart[oh] + jh * hdil, 0, 0]
+                                _fold_sum(xr, ti, n, first)
+                                first = False
+                        _sum_row(ti, acc, inner, wstart, wcount, wdil, wlo, whi, wstride, woff,
+                                 wkernel, wo, True)
+                    elif fold and dcount[od] * hcount[oh] > 1:
+                        for jd in range(dcount[od]):
+                            for jh in range(hcount[oh]):
+                                xr = &x[b, dstart[od] + jd * ddil, hstart[oh] + jh * hdil, 0, 0]
+                                _fold_sum(xr, t, n, first)
+                                first = False
+                        _sum_row(t, acc, inner, wstart, wcount, wdil, wlo, whi, wstride, woff,
+                                 wkernel, wo, True)
                     else:
-                        for i in range(wo * inner):
-                            yr[i] = <real>(acc[i] / div)
-                elif inner == 1:
-                    for ow in range(wo):
-                        yr[ow] = <real>(acc[ow] / dv[ow])
-                else:
-                    for ow in range(wo):
-                        div = dv[ow]
-                        for i in range(inner):
-                            yr[ow * inner + i] = <real>(acc[ow * inner + i] / div)
+                        for jd in range(dcount[od]):
+                            for jh in range(hcount[oh]):
+                                xr = &x[b, dstart[od] + jd * ddil, hstart[oh] + jh * hdil, 0, 0]
+                                _sum_row(xr, acc, inner, wstart, wcount, wdil, wlo, whi, wstride,
+                                         woff, wkernel, wo, first)
+                                first = False
+                    if same:                           # one divisor: one flat loop
+                        div = dv[0]
+                        if pow2:
+                            div = 1.0 / div
+                            for i in range(wo * inner):
+                                yr[i] = <real>(acc[i] * div)
+                        else:
+                            for i in range(wo * inner):
+                                yr[i] = <real>(acc[i] / div)
+                    elif inner == 1:
+                        for ow in range(wo):
+                            yr[ow] = <real>(acc[ow] / dv[ow])
+                    else:
+                        for ow in range(wo):
+                            div = dv[ow]
+                            for i in range(inner):
+                                yr[ow * inner + i] = <real>(acc[ow * inner + i] / div)
                 r = r + 1
                 oh = oh + 1          # next row counted on: no division per (short) row
                 if oh == ho:
@@ -1308,14 +1304,6 @@ def mixed_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inner
 
 # ---- stochastic pooling's draw, window by window on adjacent axes -------------------
 
-cdef inline void _load4(const numeric* p0, const numeric* p1, const numeric* p2,
-                        const numeric* p3, intp off, double* a) noexcept nogil:
-    a[0] = <double>p0[off]
-    a[1] = <double>p1[off]
-    a[2] = <double>p2[off]
-    a[3] = <double>p3[off]
-
-
 cdef inline bint _draw4(const numeric* xb, numeric* yrow, intp* irow, const double* urow,
                         const intp* roff, intp nr, intp cw, intp wdil, intp base,
                         const intp[::1] wstart, intp ow, bint with_index,
@@ -1331,13 +1319,15 @@ cdef inline bint _draw4(const numeric* xb, numeric* yrow, intp* irow, const doub
     cdef const numeric* p3 = xb + base + (wstart[ow + 3] - wstart[ow])
     cdef double s0 = 0, s1 = 0, s2 = 0, s3 = 0, g = 0, t0, t1, t2, t3
     cdef double a0, a1, a2, a3, v0, v1, v2, v3
-    cdef double a[4]
     cdef intp k, jw, off, q0 = 0, q1 = 0, q2 = 0, q3 = 0, l0 = 0, l1 = 0, l2 = 0, l3 = 0
     cdef bint d0 = False, d1 = False, d2 = False, d3 = False, c0, c1, c2, c3
     for k in range(nr):
         for jw in range(cw):
-            _load4(p0, p1, p2, p3, roff[k] + jw * wdil, a)
-            a0, a1, a2, a3 = a[0], a[1], a[2], a[3]
+            off = roff[k] + jw * wdil
+            a0 = <double>p0[off]
+            a1 = <double>p1[off]
+            a2 = <double>p2[off]
+            a3 = <double>p3[off]
             g = g + ((a0 - a0) + (a1 - a1)) + ((a2 - a2) + (a3 - a3))   # NaN unless finite
             s0 = s0 + (a0 if a0 > zero else zero)
             s1 = s1 + (a1 if a1 > zero else zero)
@@ -1356,8 +1346,10 @@ cdef inline bint _draw4(const numeric* xb, numeric* yrow, intp* irow, const doub
     for k in range(nr):
         for jw in range(cw):
             off = roff[k] + jw * wdil
-            _load4(p0, p1, p2, p3, off, a)
-            a0, a1, a2, a3 = a[0], a[1], a[2], a[3]
+            a0 = <double>p0[off]
+            a1 = <double>p1[off]
+            a2 = <double>p2[off]
+            a3 = <double>p3[off]
             v0 = a0 if a0 > zero else zero
             v1 = a1 if a1 > zero else zero
             v2 = a2 if a2 > zero else zero
@@ -1391,10 +1383,10 @@ cdef inline bint _draw4(const numeric* xb, numeric* yrow, intp* irow, const doub
     yrow[ow + 2] = p2[q2]
     yrow[ow + 3] = p3[q3]
     if with_index:
-        irow[ow] = base + q0
-        irow[ow + 1] = base + (wstart[ow + 1] - wstart[ow]) + q1
-        irow[ow + 2] = base + (wstart[ow + 2] - wstart[ow]) + q2
-        irow[ow + 3] = base + (wstart[ow + 3] - wstart[ow]) + q3
+        irow[ow] = (p0 - xb) + q0          # the pooled index: window start + tap
+        irow[ow + 1] = (p1 - xb) + q1
+        irow[ow + 2] = (p2 - xb) + q2
+        irow[ow + 3] = (p3 - xb) + q3
     return True
 
 
