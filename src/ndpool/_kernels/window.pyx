@@ -24,6 +24,7 @@ from cython.parallel cimport parallel, prange
 from libc.math cimport INFINITY, frexp
 from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint8_t, uint16_t, uint64_t
 from libc.stdlib cimport free, malloc
+from libc.string cimport memcpy
 
 from ndpool._kernels._fused cimport numeric, accum, real, wide
 
@@ -801,6 +802,49 @@ cdef inline intp _second_row(intp hcount, intp hdil, intp ddil, intp h, intp n) 
     return hdil * n if hcount == 2 else ddil * h * n
 
 
+cdef inline void _ext_pairs(numeric* t, numeric* yr, intp inner,
+                            const intp[::1] wstart, const intp[::1] wcount,
+                            intp wlo, intp whi, intp woff, intp wo, intp n,
+                            bint is_min) noexcept nogil:
+    """The pass along W of a folded integer row ``t`` (n elements) for windows of two
+    adjacent pixels at stride 2 (2 x 2 blocks of an RGB image), pixels of at most
+    16 bytes.  Taking each window's two pixels apart and together per element is
+    scalar work for 3-element pixels; instead ``t[k] = pick(t[k + inner], t[k])``
+    runs over the windows' span, elementwise and vectorised, which leaves every
+    window's result in its first pixel, and those are copied out, one 8- or
+    16-byte move per pixel (a move reaches into the next pixel, which the next
+    move overwrites; the last few pixels are copied exactly, so that no move
+    leaves ``t`` or reaches the edge windows' outputs, written before).
+    Integers only: their order of picks changes nothing.  ``t`` is overwritten."""
+    cdef intp k, i, ow, last, sz = sizeof(numeric), isz = inner * sizeof(numeric)
+    cdef intp lo = (woff + 2 * wlo) * inner, hi = (woff + 2 * whi - 1) * inner
+    cdef intp wide = 8 if isz <= 8 else 16
+    cdef char* yb = <char*>yr
+    cdef const char* tb = <const char*>t
+    # the edge windows read t as it is: first
+    _ext_row_edges(t, yr, inner, wstart, wcount, 1, 0, wlo, True, is_min)
+    _ext_row_edges(t, yr, inner, wstart, wcount, 1, whi, wo, True, is_min)
+    if is_min:
+        for k in range(lo, hi):
+            t[k] = t[k + inner] if t[k + inner] < t[k] else t[k]
+    else:
+        for k in range(lo, hi):
+            t[k] = t[k + inner] if t[k + inner] > t[k] else t[k]
+    last = whi       # the wide moves stay inside t and before the edge windows' outputs
+    while last > wlo and ((woff + 2 * (last - 1)) * isz + wide > n * sz
+                          or (last - 1) * isz + wide > whi * isz):
+        last = last - 1
+    if wide == 8:
+        for ow in range(wlo, last):
+            memcpy(yb + ow * isz, tb + (woff + 2 * ow) * isz, 8)
+    else:
+        for ow in range(wlo, last):
+            memcpy(yb + ow * isz, tb + (woff + 2 * ow) * isz, 16)
+    for ow in range(last, whi):
+        for i in range(inner):
+            yr[ow * inner + i] = t[(woff + 2 * ow) * inner + i]
+
+
 def extremum_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inner)
                    numeric[:, :, :, :, ::1] y,         # OUT (outer, Do, Ho, Wo, inner)
                    const intp[::1] dstart, const intp[::1] dcount, intp ddil,
@@ -853,8 +897,12 @@ def extremum_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, in
                                 for i in range(n):
                                     t[i] = xr[i] if xr[i] > t[i] else t[i]
                             first = False
-                    _ext_row(t, yr, inner, wstart, wcount, wdil, wlo, whi, wstride, woff,
-                             wkernel, wo, True, is_min)
+                    if (wkernel == 2 and wstride == 2 and wdil == 1 and 1 < inner
+                            and inner * sizeof(numeric) <= 16 and whi > wlo):
+                        _ext_pairs(t, yr, inner, wstart, wcount, wlo, whi, woff, wo, n, is_min)
+                    else:
+                        _ext_row(t, yr, inner, wstart, wcount, wdil, wlo, whi, wstride, woff,
+                                 wkernel, wo, True, is_min)
                 elif wkernel == 2 and dcount[od] * hcount[oh] == 2:
                     # 2 x 2 windows (of H x W, or D x W): one pass over both rows.
                     x0 = &x[b, dstart[od], hstart[oh], 0, 0]
