@@ -883,6 +883,9 @@ def extremum_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, in
                     for i in range(wo * inner):
                         yr[i] = 0
                 elif fold and dcount[od] * hcount[oh] > 1:
+                    # The first row is copied (a memcpy), then the others picked in,
+                    # one stream each; picking the first two rows in one loop
+                    # instead (two streams) measured no faster for u8 RGB blocks.
                     first = True
                     for jd in range(dcount[od]):
                         for jh in range(hcount[oh]):
