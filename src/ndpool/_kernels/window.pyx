@@ -781,6 +781,20 @@ cdef inline void _fold_sum(const numeric* xr, wide* t, intp n, bint first) noexc
             t[i] = t[i] + <wide>xr[i]
 
 
+cdef inline void _fold_window_rows(const numeric* xb, wide* t, intp h, intp n,
+                                   intp d0, intp dc, intp ddil,
+                                   intp h0, intp hc, intp hdil) noexcept nogil:
+    """t = the sum of a window's dc x hc input rows, elementwise: rows of n elements
+    in a C-contiguous (D, H, n) block at ``xb``, from row (d0, h0) at steps ddil
+    and hdil."""
+    cdef intp jd, jh
+    cdef bint first = True
+    for jd in range(dc):
+        for jh in range(hc):
+            _fold_sum(xb + ((d0 + jd * ddil) * h + h0 + jh * hdil) * n, t, n, first)
+            first = False
+
+
 # Rows longer than this are not folded first (the fold keeps one input row per thread).
 cdef enum:
     ROWS_FIRST_MAX = 1 << 20
@@ -971,11 +985,8 @@ def sum_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inner)
                         yr[i] = 0
                 first = True
                 if fold and dcount[od] * hcount[oh] > 1:
-                    for jd in range(dcount[od]):
-                        for jh in range(hcount[oh]):
-                            xr = &x[b, dstart[od] + jd * ddil, hstart[oh] + jh * hdil, 0, 0]
-                            _fold_sum(xr, t, n, first)
-                            first = False
+                    _fold_window_rows(&x[b, 0, 0, 0, 0], t, x.shape[2], n, dstart[od],
+                                      dcount[od], ddil, hstart[oh], hcount[oh], hdil)
                     _sum_row(t, yr, inner, wstart, wcount, wdil, wlo, whi, wstride, woff,
                              wkernel, wo, True)
                 else:
@@ -1213,19 +1224,13 @@ def mean_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inner)
                         acc[i] = 0
                     first = True
                     if fold and narrow and 1 < dcount[od] * hcount[oh] < 32768:
-                        for jd in range(dcount[od]):
-                            for jh in range(hcount[oh]):
-                                xr = &x[b, dstart[od] + jd * ddil, hstart[oh] + jh * hdil, 0, 0]
-                                _fold_sum(xr, ti, n, first)
-                                first = False
+                        _fold_window_rows(&x[b, 0, 0, 0, 0], ti, x.shape[2], n, dstart[od],
+                                          dcount[od], ddil, hstart[oh], hcount[oh], hdil)
                         _sum_row(ti, acc, inner, wstart, wcount, wdil, wlo, whi, wstride, woff,
                                  wkernel, wo, True)
                     elif fold and dcount[od] * hcount[oh] > 1:
-                        for jd in range(dcount[od]):
-                            for jh in range(hcount[oh]):
-                                xr = &x[b, dstart[od] + jd * ddil, hstart[oh] + jh * hdil, 0, 0]
-                                _fold_sum(xr, t, n, first)
-                                first = False
+                        _fold_window_rows(&x[b, 0, 0, 0, 0], t, x.shape[2], n, dstart[od],
+                                          dcount[od], ddil, hstart[oh], hcount[oh], hdil)
                         _sum_row(t, acc, inner, wstart, wcount, wdil, wlo, whi, wstride, woff,
                                  wkernel, wo, True)
                     else:
