@@ -333,7 +333,7 @@ def test_small_windows_bit_exact(data):
 @given(data=st.data())
 def test_folded_pixel_pairs_equal_the_reference(data):
     """Integer pixels of 2 to 6 elements, windows of two pixels along W at stride 2
-    over 2-3 folded rows: the pass along W picks within the folded row in place and
+    over 2-4 folded rows: the pass along W picks within the folded row in place and
     copies every other pixel out with 8- or 16-byte moves (pixels of at most 16
     bytes), the last pixels exactly.  Padding and ceil_mode add edge windows, which
     read the folded row before it is overwritten; odd widths leave a pixel over."""

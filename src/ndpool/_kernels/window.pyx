@@ -832,7 +832,7 @@ cdef inline void _ext_pairs(numeric* t, numeric* yr, intp inner,
     Integers only: their order of picks changes nothing.  ``t`` is overwritten."""
     cdef intp k, i, ow, last, sz = sizeof(numeric), isz = inner * sizeof(numeric)
     cdef intp lo = (woff + 2 * wlo) * inner, hi = (woff + 2 * whi - 1) * inner
-    cdef intp wide = 8 if isz <= 8 else 16
+    cdef intp move = 8 if isz <= 8 else 16
     cdef char* yb = <char*>yr
     cdef const char* tb = <const char*>t
     # the edge windows read t as it is: first
@@ -845,10 +845,10 @@ cdef inline void _ext_pairs(numeric* t, numeric* yr, intp inner,
         for k in range(lo, hi):
             t[k] = t[k + inner] if t[k + inner] > t[k] else t[k]
     last = whi       # the wide moves stay inside t and before the edge windows' outputs
-    while last > wlo and ((woff + 2 * (last - 1)) * isz + wide > n * sz
-                          or (last - 1) * isz + wide > whi * isz):
+    while last > wlo and ((woff + 2 * (last - 1)) * isz + move > n * sz
+                          or (last - 1) * isz + move > whi * isz):
         last = last - 1
-    if wide == 8:
+    if move == 8:
         for ow in range(wlo, last):
             memcpy(yb + ow * isz, tb + (woff + 2 * ow) * isz, 8)
     else:
