@@ -21,7 +21,7 @@ import numpy as np
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 
-KERNELS = ["window", "gather", "unpool", "filters", "roi", "positions", "_openmp_info"]
+KERNELS = ["window", "smooth", "gather", "unpool", "filters", "roi", "positions", "_openmp_info"]
 
 
 def _flag(name):

@@ -1099,3 +1099,69 @@ def test_mixed_and_gated_sweep_equal_the_separate_pools(data):
     for f, s in zip(fused, separate):
         assert f.dtype == s.dtype and f.shape == s.shape
         assert f.tobytes() == s.tobytes()
+
+
+@examples(80)
+@given(data=st.data())
+def test_fused_smooth_sweep_matches_the_per_window_kernel(data):
+    """smooth.pyx's one-sweep sums (the transform taken as a window's input rows are
+    added, two rows at a time, then the pass along W) against the per-window
+    kernel: 1-3 adjacent pooled axes, pixels of 1-4 elements after them, strides
+    1-3 (2 has its own loop), kernels 1-4 (2 and 3 have their own), dilation,
+    padding, ceil_mode, and values that make some SoftPool and log-sum-exp windows
+    fall back.  Fails if a row of a pair, a tap, a divisor or a window's test is
+    dropped."""
+    from ndpool import _engine, _gather
+    from ndpool._spec import WindowSpec
+    k = data.draw(st.integers(1, 3), label="pooled axes")
+    lead = data.draw(st.integers(0, 2), label="batch axes")
+    inner = data.draw(st.integers(1, 4), label="pixel")
+    pooled = tuple(data.draw(st.integers(1, 12)) for _ in range(k))
+    shape = tuple(data.draw(st.integers(1, 3)) for _ in range(lead)) + pooled
+    if inner > 1:
+        shape += (inner,)
+    axes = tuple(range(lead, lead + k))
+    kernel = tuple(data.draw(st.integers(1, 4)) for _ in range(k))
+    stride = tuple(data.draw(st.integers(1, 3)) for _ in range(k))
+    dilation = tuple(data.draw(st.integers(1, 2)) for _ in range(k))
+    padding = tuple(data.draw(st.integers(0, kk // 2)) for kk in kernel)
+    ceil = data.draw(st.booleans(), label="ceil_mode")
+    assume(all(n + 2 * p >= d * (kk - 1) + 1
+               for n, p, d, kk in zip(pooled, padding, dilation, kernel)))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="seed"))
+    dtype = data.draw(st.sampled_from([np.float32, np.float64, np.int16]), label="dtype")
+    scale = data.draw(st.sampled_from([1.0, 30.0, 800.0]), label="scale")
+    x = (scale * rng.standard_normal(shape)).astype(dtype)
+    kw = dict(kernel_size=kernel, stride=stride, padding=padding, dilation=dilation,
+              ceil_mode=ceil, axes=axes)
+    spec = WindowSpec(x, kernel, stride, padding, dilation, ceil, axes, None)
+    assume(not any(plan.has_empty for plan in spec.plans))
+    # the one-sweep path is the one taken
+    assert _engine.window_smooth(x, axes, spec.plans, _engine.SMOOTH_POWER,
+                                 nthreads=1) is not None
+    xf = x.astype(np.float64)
+
+    def want(code, param, values=xf):
+        return _gather.float_reduce(values, spec.axes, spec.plans, code, param, 1)
+
+    rtol = RTOL[np.dtype(np.float32 if dtype == np.float32 else np.float64)]
+
+    def close(got, want, msg, atol=1e-300):
+        np.testing.assert_allclose(got, want, rtol=rtol, atol=atol, equal_nan=True,
+                                   err_msg=msg)
+
+    for p in (1, 2, 3):
+        close(ndpool.lp_pool(x, p, **kw), want(_gather.LP, p), f"lp p={p}")
+        if scale < 800:     # compared as powers: a root of a sum that cancels is not
+            close(ndpool.power_mean_pool(x, p, **kw).astype(np.float64) ** p,
+                  want(_gather.POWER_MEAN, p) ** p, f"power mean p={p}",
+                  atol=1e-12 * scale ** p)
+    close(ndpool.power_mean_pool(x, 3, eps=0.5, **kw),
+          want(_gather.POWER_MEAN, 3, np.maximum(xf, 0.5)), "power mean eps")
+    close(ndpool.softpool(x, **kw), want(_gather.SOFTPOOL, 0.0), "softpool",
+          atol=1e-13 * scale)
+    for r in (0.1, 3.0):
+        got, ref_ = ndpool.lse_pool(x, r, **kw), want(_gather.LSE, r)
+        m = ndpool.max_pool(xf, **kw)
+        bound = (64 * np.finfo(np.float64).eps + rtol) * (np.abs(ref_) + (m - ref_)) + 1e-300
+        assert np.all(np.abs(got - ref_) <= bound), f"lse r={r}"

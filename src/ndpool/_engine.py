@@ -12,6 +12,7 @@ import math
 import numpy as np
 
 from ._dtypes import accum_dtype, extreme_values, kernel_view
+from ._kernels import smooth as _s
 from ._kernels import window as _k
 from ._layout import three_d
 from ._threads import threads_for
@@ -187,6 +188,50 @@ def window_mixed(x, axes, plans, divisors, dtype, s, *, nthreads):
 
 
 _NO_GATE = np.empty(0, np.float64)
+
+
+# smooth_fused's operations (smooth.pyx)
+SMOOTH_POWER, SMOOTH_SOFT, SMOOTH_EXP_MAX = 0, 1, 2
+_NO_E = np.empty((1, 1, 1, 1, 1), np.float64)
+_NO_BAD = np.empty((1, 1, 1, 1, 1), np.uint8)
+
+
+def window_smooth(x, axes, plans, op, *, e=None, divisors=None, p=1, absval=False,
+                  lo=-math.inf, tiny=0.0, ratio=1.0, out=None, bad=None, nthreads):
+    """A smooth pool's window sums in one fused sweep (smooth.pyx's smooth_fused),
+    in float64, when the pooled axes are adjacent and no window is empty; else None.
+
+    ``op``: SMOOTH_POWER (the sums of ``v ** p``, p in 1, 2, 3, ``v = |x|`` if
+    ``absval`` else ``x``, then ``max(v, lo)``), SMOOTH_SOFT (``sum(x e) / sum(e)``)
+    or SMOOTH_EXP_MAX (the mean of ``e``), with ``e`` a float64 array of x's shape
+    (``exp(x)``, ``exp(r x)``).  ``divisors`` as window_mean's: the sums are divided
+    by them.  Returns (result, bad): ``bad`` is None when no window is marked, else a
+    boolean array of the result's shape (SMOOTH_SOFT, SMOOTH_EXP_MAX: the windows
+    whose value the caller must take from the shifted per-window kernel; ``tiny``
+    and ``ratio`` are the tests' bounds, see smooth.pyx).  ``out`` and ``bad``, if
+    given, are C-contiguous buffers of the result's size to write (float64, uint8).
+    """
+    steps = _cached_steps(x.shape, axes, plans)
+    if (len(steps) != 1 or steps[0][1] is None
+            or any(plan.has_empty for plan in plans)):
+        return None
+    kx = kernel_view(x)
+    shape, (xs, ys, args), _ = steps[0]
+    y = np.empty(shape, np.float64) if out is None else out.reshape(shape)
+    if op == SMOOTH_POWER:
+        bad = None
+    else:
+        bad = np.empty(shape, np.uint8) if bad is None else bad.reshape(shape)
+    nbad = 0
+    if y.size and kx.size:
+        mean = divisors is not None
+        divs = [_UNIT_DIV] * (3 - len(divisors if mean else ())) + [
+            np.ascontiguousarray(d, np.float64) for d in (divisors if mean else ())]
+        nbad = _s.smooth_fused(kx.reshape(xs), _NO_E if e is None else e.reshape(xs),
+                               y.reshape(ys), _NO_BAD if bad is None else bad.reshape(ys),
+                               *args, *divs, mean, op, p, absval, lo, tiny, ratio,
+                               threads_for(nthreads, kx.size))
+    return y, (bad.view(np.bool_) if nbad else None)
 
 
 def window_weighted(x, axes, plans, weights, *, nthreads):

@@ -88,7 +88,9 @@ def _lp(spec, nthreads, p):
 # would lose digits): then the elementwise power, the fused window sum (or mean) of
 # the float64 powers and one root per output give the per-window kernel's values to
 # rounding, at a fraction of its cost (one power per element instead of per tap).
-# The dtype's range decides for every dtype but float64, whose data decide.
+# The dtype's range decides for every dtype but float64, whose data decide.  For
+# p = 1, 2, 3 (a product, not a pow) the power is taken inside the compiled sweep
+# (smooth.pyx) as the window's rows are added: no float64 copy of x at all.
 _FAST_HI, _FAST_LO = 2.0**1000, 2.0**-960
 
 
@@ -120,6 +122,14 @@ def _power_fast(spec, x, nthreads, p, *, mean, eps=None):
     if (hi > 0 and p * math.log2(hi) + math.log2(max(taps, 1)) >= math.log2(_FAST_HI)) \
             or p * math.log2(low) <= math.log2(_FAST_LO):
         return None
+    if p in (1, 2, 3):               # the power taken as the rows are added: one sweep
+        divisors = [plan.count.astype(np.float64) for plan in spec.plans] if mean else None
+        fused = _engine.window_smooth(x, spec.axes, spec.plans, _engine.SMOOTH_POWER,
+                                      divisors=divisors, p=int(p), absval=not mean,
+                                      lo=-math.inf if eps is None else eps, nthreads=nthreads)
+        if fused is not None:
+            return _root(fused[0], p)
+
     def power(part, plans, threads, scratch):
         sub = WindowSpec.from_plans(part, spec.axes, plans, spec.channel_axis)
         return _power_slab(part, sub, threads, p, mean, eps, scratch)
@@ -230,7 +240,6 @@ def _power_slab(x, spec, nthreads, p, mean, eps, scratch):
         np.abs(x, out=t, dtype=np.float64)
     else:
         np.copyto(t, x)
-    odd = float(p).is_integer() and int(p) % 2 == 1
     with np.errstate(invalid="ignore", over="ignore"):
         if p == 2:
             np.multiply(t, t, out=t)
@@ -247,13 +256,20 @@ def _power_slab(x, spec, nthreads, p, mean, eps, scratch):
         else:
             s = _engine.window_sum(t, spec.axes, spec.plans, nthreads=nthreads,
                                    acc=np.dtype(np.float64))
+    return _root(s, p)
+
+
+def _root(s, p):
+    """s^(1/p) in place where it can be; an odd p keeps the sign (a power mean's
+    negative sum: its real root)."""
+    with np.errstate(invalid="ignore", over="ignore"):
         if p == 1:
             return s
         if p == 2:
             return np.sqrt(s, out=s)
         if p == 3:
             return np.cbrt(s, out=s)
-        if odd:
+        if float(p).is_integer() and int(p) % 2 == 1:
             return np.copysign(np.power(np.abs(s), 1.0 / p), s)
         return np.power(s, 1.0 / p, out=s)
 
@@ -317,12 +333,15 @@ def _softpool(spec, nthreads):
                                           0.0, nthreads), spec)
 
 
-# SoftPool as two compiled window sums.  sum(e^x x) / sum(e^x) needs no shift by the
+# SoftPool as unshifted window sums.  sum(e^x x) / sum(e^x) needs no shift by the
 # window's maximum while every e^x, e^x x and their sums are finite normal numbers,
 # which is so for every window whose values lie within about +-600.  A window for
 # which this fails (values beyond, infinities, NaN) takes the per-window kernel's
-# value instead (a -inf, which weighs nothing there, makes e^x x NaN here).  The choice is made window by window, on the window's own values:
-# a window's result never depends on the rest of the array (its batch, its chunks).
+# value instead (a -inf, which weighs nothing there, makes e^x x NaN here).  The
+# choice is made window by window, on the window's own values: a window's result
+# never depends on the rest of the array (its batch, its chunks).  e^x is NumPy's
+# (one exp per element, a slab at a time); the products x e^x, both sums, their
+# ratio and the test are one compiled sweep (smooth.pyx).
 _SOFT_MIN = 2.0**-900
 
 
@@ -334,20 +353,35 @@ def _softpool_fast(spec, nthreads):
         part, spec.axes, plans, threads, scratch), nthreads)
 
 
+def _pooled_shape(shape, axes, plans):
+    """The shape of a pool of ``shape`` with ``plans`` along ``axes``."""
+    out = list(shape)
+    for ax, plan in zip(axes, plans):
+        out[ax] = plan.out
+    return out
+
+
 def _softpool_slab(x, axes, plans, nthreads, scratch):
     """SoftPool of one slab: unshifted sums, the kernel's values where they fail."""
     f64 = np.dtype(np.float64)
     with np.errstate(over="ignore", invalid="ignore"):
-        v = scratch("v", x.shape, f64)
-        np.copyto(v, x)                     # converted once, for both passes
-        w = np.exp(v, out=scratch("w", x.shape, f64))
-        np.multiply(v, w, out=v)            # x = -inf: 0 * -inf = NaN, its window fails
-        s0 = _engine.window_sum(w, axes, plans, nthreads=nthreads, acc=f64)
-        s1 = _engine.window_sum(v, axes, plans, nthreads=nthreads, acc=f64)
-        good = (s0 >= _SOFT_MIN) & (s0 < np.inf) & np.isfinite(s1)
-        out = np.divide(s1, s0, out=s1)
-    if not good.all():
-        which = np.flatnonzero(~good)
+        w = np.exp(x, out=scratch("w", x.shape, f64), dtype=f64)
+        # x e^x taken as the rows are added, the ratio and the test in the same sweep
+        size = math.prod(_pooled_shape(x.shape, axes, plans))
+        fused = _engine.window_smooth(x, axes, plans, _engine.SMOOTH_SOFT, e=w,
+                                      tiny=_SOFT_MIN, out=scratch("y", (size,), f64),
+                                      bad=scratch("bad", (size,), np.uint8),
+                                      nthreads=nthreads)
+        if fused is not None:
+            out, bad = fused
+        else:
+            v = np.multiply(x, w, out=scratch("v", x.shape, f64), dtype=f64)
+            s0 = _engine.window_sum(w, axes, plans, nthreads=nthreads, acc=f64)
+            s1 = _engine.window_sum(v, axes, plans, nthreads=nthreads, acc=f64)
+            bad = ~((s0 >= _SOFT_MIN) & (s0 < np.inf) & np.isfinite(s1))
+            out = np.divide(s1, s0, out=s1)
+    if bad is not None and bad.any():   # x = -inf: 0 * -inf = NaN, its window fails
+        which = np.flatnonzero(bad)
         np.put(out, which, _gather.float_reduce_at(x, axes, plans, _gather.SOFTPOOL, 0.0,
                                                    which, nthreads))
     return out
@@ -372,7 +406,10 @@ def _lse(spec, nthreads, r):
 # n eps relative to |L| or to the window's spread.  Other windows (flat windows near
 # 0, r -> 0 where the kernel's expm1/log1p keep the mean's digits, values beyond
 # the exponent range, infinities, NaN) take the kernel's value.  The choice is made
-# window by window on the window's own values.
+# window by window on the window's own values.  The compiled sweep (smooth.pyx)
+# takes each window's mean of e^(r x) and its largest e^(r x) = e^(r m) together,
+# and tests r (m - L) >= 1/4 as max e^(r x) >= e^(1/4) mean: no second pass over x
+# for m, and no log but the result's.
 _LSE_MARGIN = 0.25
 
 
@@ -382,17 +419,31 @@ def _lse_slab(x, axes, plans, nthreads, r, scratch):
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         v = np.multiply(x, r, out=scratch("v", x.shape, np.float64), dtype=np.float64)
         np.exp(v, out=v)
-        vspec = WindowSpec.from_plans(v, axes, plans, None)
-        out = _avg(vspec, nthreads, count_include_pad=False, dtype=np.float64)
-        good = (out >= _SOFT_MIN) & (out < np.inf)
-        np.log(out, out=out)
+        counts = [plan.count.astype(np.float64) for plan in plans]
+        # the mean of e^(r x), tested against the window's largest e^(r x) = e^(r m)
+        size = math.prod(_pooled_shape(x.shape, axes, plans))
+        fused = _engine.window_smooth(x, axes, plans, _engine.SMOOTH_EXP_MAX, e=v,
+                                      divisors=counts, tiny=_SOFT_MIN,
+                                      ratio=math.exp(_LSE_MARGIN),
+                                      out=scratch("y", (size,), np.float64),
+                                      bad=scratch("bad", (size,), np.uint8),
+                                      nthreads=nthreads)
+        if fused is not None:
+            out, bad = fused
+            np.log(out, out=out)
+        else:
+            vspec = WindowSpec.from_plans(v, axes, plans, None)
+            out = _avg(vspec, nthreads, count_include_pad=False, dtype=np.float64)
+            good = (out >= _SOFT_MIN) & (out < np.inf)
+            np.log(out, out=out)                                   # r L
+            big = _engine.extremum(x, axes, plans, is_min=False, nthreads=nthreads)
+            spread = np.multiply(big, r, dtype=np.float64)         # r m
+            np.subtract(spread, out, out=spread)                   # r (m - L)
+            np.maximum(spread, np.abs(out), out=spread)
+            bad = ~(good & (spread >= _LSE_MARGIN))
         np.divide(out, r, out=out)
-        m = _engine.extremum(x, axes, plans, is_min=False, nthreads=nthreads)
-        spread = np.subtract(m, out, dtype=np.float64)
-        np.maximum(spread, np.abs(out), out=spread)
-        good &= spread * r >= _LSE_MARGIN
-    if not good.all():
-        which = np.flatnonzero(~good)
+    if bad is not None and bad.any():
+        which = np.flatnonzero(bad)
         np.put(out, which, _gather.float_reduce_at(x, axes, plans, _gather.LSE, r, which,
                                                    nthreads))
     return out
@@ -405,7 +456,7 @@ def softpool(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False
 
     Inputs of any magnitude (x = 1000) neither overflow nor lose the window's
     largest values: a window whose values lie within about +-600 is summed
-    as it stands (two compiled window sums, one exp per element), any other
+    as it stands (one exp per element and one compiled sweep), any other
     window has its maximum subtracted first (one exp per tap).  The choice is
     made per window on its own values, so a window's result never depends on
     the rest of the array.  NaN propagates; a window whose maximum is +-inf

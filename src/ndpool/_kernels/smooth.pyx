@@ -1,0 +1,401 @@
+# cython: freethreading_compatible = True
+"""Smooth window sums: each window's sum (or mean) of a transform of its elements,
+in float64, in one fused sweep over (outer, D, H, W, inner) windows.
+
+The smooth pools (Lp, power mean, SoftPool, log-sum-exp) reduce a transform of the
+input, not the input.  Written as NumPy passes, each transform is one or two
+float64 copies of the input, written, read back and summed.  Here the transform
+is applied while the window's input rows are added up, elementwise into a
+per-thread float64 row, and that row is summed along W once per output row:
+
+- ``POWER``: ``v ** p`` for p in 1, 2, 3, with ``v = x``, ``|x|`` or ``max(x, lo)``;
+  the window sum or, with divisors, the window mean.
+- ``SOFT``: given ``e = exp(x)`` (NumPy's exp, vectorised for the machine it
+  runs on; a portable one here measured several times slower), the sums of
+  ``e`` and of ``x * e``, and their ratio, SoftPool's value.
+- ``EXP_MAX``: given ``e = exp(r x)``, the window mean of ``e``, log-sum-exp's
+  value before its log, and, on the way, the window's largest ``e``.
+
+SoftPool's and log-sum-exp's unshifted sums are trusted only where they are
+finite normal numbers (and, for log-sum-exp, where the window is spread out
+enough, see smooth.py); the kernel tests every window and marks the ones that
+fail, for the caller to take from the shifted per-window kernel.
+
+The rows are added before the pass along W, two at a time, so the float sums
+are taken in another order than sum_fused's: they differ from it in the last
+bits, which the callers' tolerances (and their fallbacks) allow for.  Windows
+without elements are not handled (the caller sends none).  Nothing here
+validates; work is split over output rows as in window.pyx, and no result
+depends on the number of threads.
+"""
+from cython.parallel cimport parallel, prange
+from libc.math cimport INFINITY, fabs
+from libc.stdint cimport uint8_t
+from libc.stdlib cimport free, malloc
+from libc.string cimport memset
+
+import numpy as np
+
+from ndpool._kernels._fused cimport numeric
+
+ctypedef Py_ssize_t intp
+
+cdef enum:
+    POWER = 0
+    SOFT = 1
+    EXP_MAX = 2
+
+
+cdef inline double _pow123(double v, int p) noexcept nogil:
+    return v if p == 1 else (v * v if p == 2 else v * v * v)
+
+
+cdef inline void _fold_power(const numeric* xr, double* a, intp n, int p, bint absval,
+                             double lo, bint first) noexcept nogil:
+    """a (first: =, else +=) v ** p elementwise, v = |x| (absval) or x, then max(v, lo)
+    (lo = -inf: no clamp; NaN is kept).  The loops are written out per case: a
+    compare-and-select ahead of arithmetic keeps a loop from vectorising (the
+    compiler may not if-convert it under trapping math), so only the clamped
+    case (a power mean's eps) has one."""
+    cdef intp i
+    cdef double v
+    if lo > -INFINITY:
+        for i in range(n):
+            v = <double>xr[i]
+            if absval:
+                v = fabs(v)
+            v = lo if v < lo else v
+            a[i] = _pow123(v, p) if first else a[i] + _pow123(v, p)
+    elif absval:
+        if first:
+            for i in range(n):
+                a[i] = _pow123(fabs(<double>xr[i]), p)
+        else:
+            for i in range(n):
+                a[i] = a[i] + _pow123(fabs(<double>xr[i]), p)
+    elif first:
+        for i in range(n):
+            a[i] = _pow123(<double>xr[i], p)
+    else:
+        for i in range(n):
+            a[i] = a[i] + _pow123(<double>xr[i], p)
+
+
+cdef inline void _fold_soft(const numeric* xr, const double* er, double* a0, double* a1,
+                            intp n, bint first) noexcept nogil:
+    """a0 (+)= e, a1 (+)= x * e, elementwise."""
+    cdef intp i
+    if first:
+        for i in range(n):
+            a0[i] = er[i]
+            a1[i] = <double>xr[i] * er[i]
+    else:
+        for i in range(n):
+            a0[i] = a0[i] + er[i]
+            a1[i] = a1[i] + <double>xr[i] * er[i]
+
+
+cdef inline void _fold_exp_max(const double* er, double* a0, double* a1, intp n,
+                               bint first) noexcept nogil:
+    """a0 (+)= e, a1 = max(a1, e), elementwise (a NaN e makes a0 NaN, which the
+    caller rejects, so the maximum's NaN rule does not matter)."""
+    cdef intp i
+    if first:
+        for i in range(n):
+            a0[i] = er[i]
+            a1[i] = er[i]
+    else:
+        for i in range(n):
+            a0[i] = a0[i] + er[i]
+            a1[i] = er[i] if er[i] > a1[i] else a1[i]
+
+
+# Two input rows at a time: the per-thread rows are then read and written once per
+# pair of input rows, not once per row (most windows span 2 or 3 rows).
+
+cdef inline void _fold_power2(const numeric* x0, const numeric* x1, double* a, intp n,
+                              int p, bint absval, bint first) noexcept nogil:
+    """_fold_power of two rows, without a clamp."""
+    cdef intp i
+    if absval:
+        for i in range(n):
+            a[i] = ((0.0 if first else a[i]) + _pow123(fabs(<double>x0[i]), p)
+                    + _pow123(fabs(<double>x1[i]), p))
+    else:
+        for i in range(n):
+            a[i] = ((0.0 if first else a[i]) + _pow123(<double>x0[i], p)
+                    + _pow123(<double>x1[i], p))
+
+
+cdef inline void _fold_soft2(const numeric* x0, const numeric* x1, const double* e0,
+                             const double* e1, double* a0, double* a1, intp n,
+                             bint first) noexcept nogil:
+    """_fold_soft of two rows."""
+    cdef intp i
+    if first:
+        for i in range(n):
+            a0[i] = e0[i] + e1[i]
+            a1[i] = <double>x0[i] * e0[i] + <double>x1[i] * e1[i]
+    else:
+        for i in range(n):
+            a0[i] = a0[i] + e0[i] + e1[i]
+            a1[i] = a1[i] + <double>x0[i] * e0[i] + <double>x1[i] * e1[i]
+
+
+cdef inline void _fold_exp_max2(const double* e0, const double* e1, double* a0,
+                                double* a1, intp n, bint first) noexcept nogil:
+    """_fold_exp_max of two rows."""
+    cdef intp i
+    cdef double v
+    if first:
+        for i in range(n):
+            a0[i] = e0[i] + e1[i]
+            a1[i] = e1[i] if e1[i] > e0[i] else e0[i]
+    else:
+        for i in range(n):
+            a0[i] = a0[i] + e0[i] + e1[i]
+            v = e1[i] if e1[i] > e0[i] else e0[i]
+            a1[i] = v if v > a1[i] else a1[i]
+
+
+cdef inline void _pass_w_tables(const double* t, double* yr, intp inner,
+                                const intp[::1] wstart, const intp[::1] wcount, intp wdil,
+                                intp o0, intp o1, bint is_max) noexcept nogil:
+    """yr[o0:o1] = the sums (is_max: maxima) along W of the folded row t, each window
+    from the tables."""
+    cdef intp ow, jw, i, s, k
+    cdef double v
+    for ow in range(o0, o1):
+        s = wstart[ow] * inner
+        for i in range(inner):
+            yr[ow * inner + i] = t[s + i]
+        for jw in range(1, wcount[ow]):
+            k = s + jw * wdil * inner
+            if is_max:
+                for i in range(inner):
+                    v = t[k + i]
+                    yr[ow * inner + i] = v if v > yr[ow * inner + i] else yr[ow * inner + i]
+            else:
+                for i in range(inner):
+                    yr[ow * inner + i] = yr[ow * inner + i] + t[k + i]
+
+
+cdef inline void _pass_w(const double* t, double* yr, intp inner,
+                         const intp[::1] wstart, const intp[::1] wcount, intp wdil,
+                         intp wlo, intp whi, intp wstride, intp woff, intp wkernel,
+                         intp wo, bint is_max) noexcept nogil:
+    """yr = the sums (is_max: maxima) along W of the folded row t.  Windows of
+    pixels (inner > 1) loop over their pixels' elements; windows of single
+    elements are taken tap by tap over the whole windows [wlo, whi), vectorised,
+    and the clipped ones from the tables."""
+    cdef intp ow, jw, k
+    cdef double v
+    if inner != 1 or whi <= wlo:
+        _pass_w_tables(t, yr, inner, wstart, wcount, wdil, 0, wo, is_max)
+        return
+    _pass_w_tables(t, yr, 1, wstart, wcount, wdil, 0, wlo, is_max)
+    _pass_w_tables(t, yr, 1, wstart, wcount, wdil, whi, wo, is_max)
+    if wstride == 2:       # the usual stride as a constant: vector loads, not gathers
+        _pass_w_regular(t, yr, wlo, whi, 2, woff, wkernel, wdil, is_max)
+    else:
+        _pass_w_regular(t, yr, wlo, whi, wstride, woff, wkernel, wdil, is_max)
+
+
+cdef inline void _pass_w_regular(const double* t, double* yr, intp wlo, intp whi,
+                                 intp wstride, intp woff, intp wkernel, intp wdil,
+                                 bint is_max) noexcept nogil:
+    """The whole windows [wlo, whi) of single elements: windows of 2 or 3 taps in
+    one loop, longer ones tap by tap."""
+    cdef intp ow, jw, k, c
+    cdef double v
+    if wkernel == 2 and not is_max:
+        for ow in range(wlo, whi):
+            c = woff + ow * wstride
+            yr[ow] = t[c] + t[c + wdil]
+        return
+    if wkernel == 3 and not is_max:
+        for ow in range(wlo, whi):
+            c = woff + ow * wstride
+            yr[ow] = t[c] + t[c + wdil] + t[c + 2 * wdil]
+        return
+    if wkernel == 3:
+        for ow in range(wlo, whi):
+            c = woff + ow * wstride
+            v = t[c + wdil] if t[c + wdil] > t[c] else t[c]
+            yr[ow] = t[c + 2 * wdil] if t[c + 2 * wdil] > v else v
+        return
+    for ow in range(wlo, whi):
+        yr[ow] = t[woff + ow * wstride]
+    for jw in range(1, wkernel):
+        k = woff + jw * wdil
+        if is_max:
+            for ow in range(wlo, whi):
+                v = t[k + ow * wstride]
+                yr[ow] = v if v > yr[ow] else yr[ow]
+        else:
+            for ow in range(wlo, whi):
+                yr[ow] = yr[ow] + t[k + ow * wstride]
+
+
+# The windows' tests below count failures as float sums of 0.0 and 1.0 selected by
+# float compares, the form GCC vectorises (compares combined into integers or
+# bytes stay scalar), in four running sums, so that the additions need not wait
+# for each other.  The flags themselves are written only where a window failed.
+
+cdef inline double _soft_fails(double s0, double s1, double tiny) noexcept nogil:
+    """1.0 where a sum of e (s0) is below ``tiny`` or not finite, or a sum of x e
+    (s1) is not finite (smooth.py's _SOFT_MIN test), else 0.0."""
+    cdef double f = 0.0 if s0 >= tiny else 1.0
+    f = f if s0 < INFINITY else 1.0
+    return f if s1 - s1 == 0 else 1.0
+
+
+cdef inline double _lse_fails(double mean, double big, double tiny,
+                              double ratio) noexcept nogil:
+    """1.0 where a mean of e = e^(r x) is below ``tiny`` or not finite, or where its
+    log and its log's distance to the log of the window's largest e (big) both
+    stay under log(``ratio``) (smooth.py's _LSE_MARGIN), tested as ratios:
+    big < ratio mean and 1 / ratio < mean < ratio; else 0.0."""
+    cdef double f = 0.0 if mean >= tiny else 1.0
+    f = f if mean < INFINITY else 1.0
+    return f if (big >= ratio * mean) or (mean >= ratio) or (mean * ratio <= 1.0) else 1.0
+
+
+cdef inline double _failures(const double* a, const double* b, intp m, bint soft,
+                             double tiny, double ratio) noexcept nogil:
+    """How many of the m windows fail _soft_fails (soft) or _lse_fails."""
+    cdef double acc[4]
+    cdef intp i = 0, j
+    for j in range(4):
+        acc[j] = 0.0
+    while i + 4 <= m:
+        for j in range(4):
+            acc[j] = acc[j] + (_soft_fails(a[i + j], b[i + j], tiny) if soft
+                               else _lse_fails(a[i + j], b[i + j], tiny, ratio))
+        i = i + 4
+    while i < m:
+        acc[0] = acc[0] + (_soft_fails(a[i], b[i], tiny) if soft
+                           else _lse_fails(a[i], b[i], tiny, ratio))
+        i = i + 1
+    return (acc[0] + acc[1]) + (acc[2] + acc[3])
+
+
+def smooth_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inner)
+                 const double[:, :, :, :, ::1] e,    # IN  exp(x) or exp(r x), x's shape (SOFT, EXP_MAX)
+                 double[:, :, :, :, ::1] y,          # OUT (outer, Do, Ho, Wo, inner)
+                 uint8_t[:, :, :, :, ::1] bad,       # OUT y's shape (SOFT, EXP_MAX): 1 where untrusted
+                 const intp[::1] dstart, const intp[::1] dcount, intp ddil,
+                 const intp[::1] hstart, const intp[::1] hcount, intp hdil,
+                 const intp[::1] wstart, const intp[::1] wcount, intp wdil,
+                 intp wlo, intp whi, intp wstride, intp woff, intp wkernel,
+                 const double[::1] ddiv, const double[::1] hdiv, const double[::1] wdiv,
+                 bint mean, int op, int p, bint absval, double lo, double tiny,
+                 double ratio, int nthreads):
+    """Window sums of a transform of x (see the module docstring), in one sweep;
+    returns the number of windows marked in ``bad``.
+
+    - POWER: y = the sum of v ** p, or with ``mean`` that sum divided by
+      (ddiv * hdiv) * wdiv.  ``bad`` is not touched.
+    - SOFT: y = sum(x e) / sum(e), and ``bad`` marks the windows where either sum
+      is not finite or sum(e) < ``tiny`` (their y is to be replaced).
+    - EXP_MAX: y = the mean of e (``mean`` and the divisors as for POWER), and
+      ``bad`` marks the windows where it is not finite or below ``tiny``, or where
+      neither its log nor its log's distance to the log of the window's largest
+      e reaches log(``ratio``) (``smooth._lse_slab``'s margin).
+
+    Every window holds at least one element.
+    """
+    cdef intp do = y.shape[1], ho = y.shape[2], wo = y.shape[3], inner = y.shape[4]
+    cdef intp rows = y.shape[0] * do * ho
+    cdef intp nchunks = min(rows, 8 * <intp>nthreads)
+    cdef intp n = x.shape[3] * inner, m = wo * inner
+    cdef intp ch, r, r1, b, od, oh, ow, i, d, h, d1, h1, q, nrows, nbad
+    cdef bint first, two = op != POWER
+    cdef bint pairs = op != POWER or not lo > -INFINITY   # no clamp: a pair's loop
+    cdef double scale, div
+    cdef double* a0
+    cdef double* a1
+    cdef double* t1
+    cdef double* yr
+    cdef uint8_t* br
+    counts = np.zeros(max(nchunks, 1), np.intp)
+    cdef intp[::1] cv = counts
+    with nogil, parallel(num_threads=nthreads):
+        a0 = <double*>malloc(((2 * n + m) if two else n) * sizeof(double))
+        a1 = a0 + n
+        t1 = a1 + n
+        for ch in prange(nchunks, schedule="static"):
+            r = ch * rows // nchunks
+            r1 = (ch + 1) * rows // nchunks
+            b = r // (do * ho)
+            od = (r // ho) % do
+            oh = r % ho
+            nbad = 0
+            while r < r1:
+                # the window's dcount x hcount input rows, q-th at (d, h), two at a time
+                first = True
+                nrows = dcount[od] * hcount[oh]
+                q = 0
+                while q < nrows:
+                    d = dstart[od] + (q // hcount[oh]) * ddil
+                    h = hstart[oh] + (q % hcount[oh]) * hdil
+                    if q + 1 < nrows and pairs:
+                        d1 = dstart[od] + ((q + 1) // hcount[oh]) * ddil
+                        h1 = hstart[oh] + ((q + 1) % hcount[oh]) * hdil
+                        if op == POWER:
+                            _fold_power2(&x[b, d, h, 0, 0], &x[b, d1, h1, 0, 0], a0, n, p,
+                                         absval, first)
+                        elif op == SOFT:
+                            _fold_soft2(&x[b, d, h, 0, 0], &x[b, d1, h1, 0, 0],
+                                        &e[b, d, h, 0, 0], &e[b, d1, h1, 0, 0], a0, a1, n,
+                                        first)
+                        else:
+                            _fold_exp_max2(&e[b, d, h, 0, 0], &e[b, d1, h1, 0, 0], a0, a1,
+                                           n, first)
+                        q = q + 2
+                    else:
+                        if op == POWER:
+                            _fold_power(&x[b, d, h, 0, 0], a0, n, p, absval, lo, first)
+                        elif op == SOFT:
+                            _fold_soft(&x[b, d, h, 0, 0], &e[b, d, h, 0, 0], a0, a1, n, first)
+                        else:
+                            _fold_exp_max(&e[b, d, h, 0, 0], a0, a1, n, first)
+                        q = q + 1
+                    first = False
+                yr = &y[b, od, oh, 0, 0]
+                _pass_w(a0, yr, inner, wstart, wcount, wdil, wlo, whi, wstride, woff,
+                        wkernel, wo, False)
+                if mean and inner == 1:
+                    scale = ddiv[od] * hdiv[oh]
+                    for ow in range(wo):
+                        yr[ow] = yr[ow] / (scale * wdiv[ow])
+                elif mean:
+                    scale = ddiv[od] * hdiv[oh]
+                    for ow in range(wo):
+                        div = scale * wdiv[ow]
+                        for i in range(inner):
+                            yr[ow * inner + i] = yr[ow * inner + i] / div
+                if two:
+                    _pass_w(a1, t1, inner, wstart, wcount, wdil, wlo, whi, wstride, woff,
+                            wkernel, wo, op == EXP_MAX)
+                    br = &bad[b, od, oh, 0, 0]
+                    memset(br, 0, m)
+                    if _failures(yr, t1, m, op == SOFT, tiny, ratio) > 0:
+                        for i in range(m):
+                            br[i] = (_soft_fails(yr[i], t1[i], tiny) if op == SOFT
+                                     else _lse_fails(yr[i], t1[i], tiny, ratio)) > 0
+                            nbad = nbad + br[i]
+                    if op == SOFT:
+                        for i in range(m):
+                            yr[i] = t1[i] / yr[i]
+                r = r + 1
+                oh = oh + 1
+                if oh == ho:
+                    oh = 0
+                    od = od + 1
+                    if od == do:
+                        od = 0
+                        b = b + 1
+            cv[ch] = nbad
+        free(a0)
+    return int(counts.sum())
