@@ -19,6 +19,12 @@ a (C, P) x (P, C) matrix product per image), and the time of a vectorised
 NumPy implementation (sliding_window_view over the padded input, reshaped
 blocks or a matrix product; each agrees with ndpool to float32 rounding,
 np.allclose(rtol=1e-4, atol=1e-6)) over ndpool's, where a short one exists.
+
+The machines are shared: a core can be taken for seconds at a time.  So each
+method is timed in turns with max_pool, call for call, and its ratio is its
+best time over max_pool's best in those same turns: both are measured in the
+same moments, and a max_pool timed once in a slow moment cannot flatter (or a
+fast one spoil) every ratio.
 """
 import argparse
 import json
@@ -38,6 +44,18 @@ def best(func, repeat=3):
         func()
         times.append(time.perf_counter() - t0)
     return min(times)
+
+
+def paired(func, reference, repeat=4):
+    """The best times of ``func`` and of ``reference``, called in turns."""
+    func()
+    t, t_ref = [], []
+    for _ in range(repeat):
+        for f, into in ((reference, t_ref), (func, t)):
+            t0 = time.perf_counter()
+            f()
+            into.append(time.perf_counter() - t0)
+    return min(t), min(t_ref)
 
 
 def windows(x, pad_value):
@@ -199,10 +217,9 @@ def main(argv=None):
     numpy = numpy_versions(x)
     results = []
     calls = cases(x, args.workers)
-    t_max = best(calls["max_pool"])
     print(f"{'method':<22}{'ms':>9}{'/max_pool':>11}{'numpy/nd':>10}")
     for name, call in calls.items():
-        t = best(call)
+        t, t_max = paired(call, calls["max_pool"])
         t_np = best(numpy[name], repeat=1) if name in numpy else None
         results.append(dict(method=name, ms=1e3 * t, vs_max_pool=t / t_max,
                             numpy_over_ndpool=None if t_np is None else t_np / t))
