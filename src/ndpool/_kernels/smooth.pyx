@@ -37,6 +37,7 @@ from libc.string cimport memset
 import numpy as np
 
 from ndpool._kernels._fused cimport numeric
+from ndpool._kernels._rows cimport next_row
 
 ctypedef Py_ssize_t intp
 
@@ -389,13 +390,7 @@ def smooth_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inne
                         for i in range(m):
                             yr[i] = t1[i] / yr[i]
                 r = r + 1
-                oh = oh + 1
-                if oh == ho:
-                    oh = 0
-                    od = od + 1
-                    if od == do:
-                        od = 0
-                        b = b + 1
+                next_row(&oh, &od, &b, ho, do)
             cv[ch] = nbad
         free(a0)
     return int(counts.sum())

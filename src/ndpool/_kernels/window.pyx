@@ -27,6 +27,7 @@ from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
 
 from ndpool._kernels._fused cimport numeric, accum, real, wide
+from ndpool._kernels._rows cimport next_row
 
 ctypedef Py_ssize_t intp
 
@@ -938,13 +939,7 @@ def extremum_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, in
                                      wkernel, wo, first, is_min)
                             first = False
                 r = r + 1
-                oh = oh + 1          # next row counted on: no division per (short) row
-                if oh == ho:
-                    oh = 0
-                    od = od + 1
-                    if od == do:
-                        od = 0
-                        b = b + 1
+                next_row(&oh, &od, &b, ho, do)
         free(t)
 
 
@@ -997,13 +992,7 @@ def sum_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inner)
                                      wkernel, wo, first)
                             first = False
                 r = r + 1
-                oh = oh + 1          # next row counted on: no division per (short) row
-                if oh == ho:
-                    oh = 0
-                    od = od + 1
-                    if od == do:
-                        od = 0
-                        b = b + 1
+                next_row(&oh, &od, &b, ho, do)
         free(t)
 
 
@@ -1134,13 +1123,7 @@ def weighted_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, in
                             _wsum_row_edges(xr, yr, inner, wr, wstart, wcount, wskip,
                                             wdil, whi, wo)
                 r = r + 1
-                oh = oh + 1          # next row counted on: no division per (short) row
-                if oh == ho:
-                    oh = 0
-                    od = od + 1
-                    if od == do:
-                        od = 0
-                        b = b + 1
+                next_row(&oh, &od, &b, ho, do)
         free(ph)
 
 
@@ -1258,13 +1241,7 @@ def mean_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inner)
                             for i in range(inner):
                                 yr[ow * inner + i] = <real>(acc[ow * inner + i] / div)
                 r = r + 1
-                oh = oh + 1          # next row counted on: no division per (short) row
-                if oh == ho:
-                    oh = 0
-                    od = od + 1
-                    if od == do:
-                        od = 0
-                        b = b + 1
+                next_row(&oh, &od, &b, ho, do)
         free(acc)
 
 
@@ -1347,13 +1324,7 @@ def mixed_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inner
                             yr[i] = <real>((<double>mrow[i] * alpha)
                                            + ((1 - alpha) * (acc[i] / div)))
                 r = r + 1
-                oh = oh + 1          # next row counted on: no division per (short) row
-                if oh == ho:
-                    oh = 0
-                    od = od + 1
-                    if od == do:
-                        od = 0
-                        b = b + 1
+                next_row(&oh, &od, &b, ho, do)
         free(mrow)
         free(acc)
 
@@ -1583,11 +1554,5 @@ def stochastic_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, 
                             irow[ow * inner + i] = base + poff
                     ow = ow + 1
                 r = r + 1
-                oh = oh + 1
-                if oh == ho:
-                    oh = 0
-                    od = od + 1
-                    if od == do:
-                        od = 0
-                        b = b + 1
+                next_row(&oh, &od, &b, ho, do)
         free(roff)

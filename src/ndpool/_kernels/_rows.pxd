@@ -1,0 +1,13 @@
+# The output-row counter of the fused sweeps (window.pyx, smooth.pyx): a chunk of
+# rows starts at (b, od, oh) and counts on, with no division per (short) row.
+
+cdef inline void next_row(Py_ssize_t* oh, Py_ssize_t* od, Py_ssize_t* b,
+                          Py_ssize_t ho, Py_ssize_t do) noexcept nogil:
+    """(b, od, oh) -> the next output row of a (outer, Do, Ho) grid, in C order."""
+    oh[0] = oh[0] + 1
+    if oh[0] == ho:
+        oh[0] = 0
+        od[0] = od[0] + 1
+        if od[0] == do:
+            od[0] = 0
+            b[0] = b[0] + 1
