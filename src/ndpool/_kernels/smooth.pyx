@@ -28,6 +28,7 @@ without elements are not handled (the caller sends none).  Nothing here
 validates; work is split over output rows as in window.pyx, and no result
 depends on the number of threads.
 """
+cimport cython
 from cython.parallel cimport parallel, prange
 from libc.math cimport INFINITY, fabs
 from libc.stdint cimport uint8_t
@@ -281,6 +282,16 @@ cdef inline double _failures(const double* a, const double* b, intp m, bint soft
     return (acc[0] + acc[1]) + (acc[2] + acc[3])
 
 
+@cython.cdivision(True)
+cdef inline void _ratio(double* yr, const double* t1, intp m) noexcept nogil:
+    """yr = t1 / yr, SoftPool's sum(x e) / sum(e).  IEEE division even in the debug
+    build (which otherwise raises on a zero divisor): a zero sum(e) gives inf or
+    NaN in a window already marked for the per-window kernel."""
+    cdef intp i
+    for i in range(m):
+        yr[i] = t1[i] / yr[i]
+
+
 def smooth_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inner)
                  const double[:, :, :, :, ::1] e,    # IN  exp(x) or exp(r x), x's shape (SOFT, EXP_MAX)
                  double[:, :, :, :, ::1] y,          # OUT (outer, Do, Ho, Wo, inner)
@@ -387,8 +398,7 @@ def smooth_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inne
                                      else _lse_fails(yr[i], t1[i], tiny, ratio)) > 0
                             nbad = nbad + br[i]
                     if op == SOFT:
-                        for i in range(m):
-                            yr[i] = t1[i] / yr[i]
+                        _ratio(yr, t1, m)
                 r = r + 1
                 next_row(&oh, &od, &b, ho, do)
             cv[ch] = nbad
