@@ -1165,3 +1165,16 @@ def test_fused_smooth_sweep_matches_the_per_window_kernel(data):
         m = ndpool.max_pool(xf, **kw)
         bound = (64 * np.finfo(np.float64).eps + rtol) * (np.abs(ref_) + (m - ref_)) + 1e-300
         assert np.all(np.abs(got - ref_) <= bound), f"lse r={r}"
+
+
+@pytest.mark.parametrize("p", [1, 3])
+@pytest.mark.parametrize("kernel", [2, 3, (2, 3, 2)])
+def test_power_mean_of_negative_zeros_is_negative_zero(p, kernel):
+    # IEEE: a sum of -0.0 is -0.0, -0.0 / n is -0.0, and the odd root of -0.0 is
+    # -0.0; the one-sweep path adds the window's rows two at a time, and must not
+    # start the first pair from +0.0.
+    k = (kernel,) * 2 if isinstance(kernel, int) else kernel
+    x = np.full((2,) + tuple(3 * kk for kk in k), -0.0)
+    axes = tuple(range(1, 1 + len(k)))
+    y = ndpool.power_mean_pool(x, p, k, axes=axes)
+    assert y.size and np.all(y == 0) and np.all(np.signbit(y))

@@ -197,7 +197,7 @@ _NO_BAD = np.empty((1, 1, 1, 1, 1), np.uint8)
 
 
 def window_smooth(x, axes, plans, op, *, e=None, divisors=None, p=1, absval=False,
-                  lo=-math.inf, tiny=0.0, ratio=1.0, out=None, bad=None, nthreads):
+                  lo=-math.inf, tiny=0.0, ratio=1.0, empty=None, nthreads):
     """A smooth pool's window sums in one fused sweep (smooth.pyx's smooth_fused),
     in float64, when the pooled axes are adjacent and no window is empty; else None.
 
@@ -208,8 +208,9 @@ def window_smooth(x, axes, plans, op, *, e=None, divisors=None, p=1, absval=Fals
     by them.  Returns (result, bad): ``bad`` is None when no window is marked, else a
     boolean array of the result's shape (SMOOTH_SOFT, SMOOTH_EXP_MAX: the windows
     whose value the caller must take from the shifted per-window kernel; ``tiny``
-    and ``ratio`` are the tests' bounds, see smooth.pyx).  ``out`` and ``bad``, if
-    given, are C-contiguous buffers of the result's size to write (float64, uint8).
+    and ``ratio`` are the tests' bounds, see smooth.pyx).  ``empty(name, shape,
+    dtype)``, if given, makes the result ("y", float64) and the flags ("bad", uint8)
+    in place of np.empty: uninitialised C-contiguous arrays the caller may reuse.
     """
     steps = _cached_steps(x.shape, axes, plans)
     if (len(steps) != 1 or steps[0][1] is None
@@ -217,11 +218,11 @@ def window_smooth(x, axes, plans, op, *, e=None, divisors=None, p=1, absval=Fals
         return None
     kx = kernel_view(x)
     shape, (xs, ys, args), _ = steps[0]
-    y = np.empty(shape, np.float64) if out is None else out.reshape(shape)
-    if op == SMOOTH_POWER:
-        bad = None
-    else:
-        bad = np.empty(shape, np.uint8) if bad is None else bad.reshape(shape)
+    if empty is None:
+        def empty(name, shape, dtype):
+            return np.empty(shape, dtype)
+    y = empty("y", shape, np.float64)
+    bad = None if op == SMOOTH_POWER else empty("bad", shape, np.uint8)
     nbad = 0
     if y.size and kx.size:
         mean = divisors is not None

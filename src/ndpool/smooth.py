@@ -353,25 +353,14 @@ def _softpool_fast(spec, nthreads):
         part, spec.axes, plans, threads, scratch), nthreads)
 
 
-def _pooled_shape(shape, axes, plans):
-    """The shape of a pool of ``shape`` with ``plans`` along ``axes``."""
-    out = list(shape)
-    for ax, plan in zip(axes, plans):
-        out[ax] = plan.out
-    return out
-
-
 def _softpool_slab(x, axes, plans, nthreads, scratch):
     """SoftPool of one slab: unshifted sums, the kernel's values where they fail."""
     f64 = np.dtype(np.float64)
     with np.errstate(over="ignore", invalid="ignore"):
         w = np.exp(x, out=scratch("w", x.shape, f64), dtype=f64)
         # x e^x taken as the rows are added, the ratio and the test in the same sweep
-        size = math.prod(_pooled_shape(x.shape, axes, plans))
         fused = _engine.window_smooth(x, axes, plans, _engine.SMOOTH_SOFT, e=w,
-                                      tiny=_SOFT_MIN, out=scratch("y", (size,), f64),
-                                      bad=scratch("bad", (size,), np.uint8),
-                                      nthreads=nthreads)
+                                      tiny=_SOFT_MIN, empty=scratch, nthreads=nthreads)
         if fused is not None:
             out, bad = fused
         else:
@@ -421,12 +410,9 @@ def _lse_slab(x, axes, plans, nthreads, r, scratch):
         np.exp(v, out=v)
         counts = [plan.count.astype(np.float64) for plan in plans]
         # the mean of e^(r x), tested against the window's largest e^(r x) = e^(r m)
-        size = math.prod(_pooled_shape(x.shape, axes, plans))
         fused = _engine.window_smooth(x, axes, plans, _engine.SMOOTH_EXP_MAX, e=v,
                                       divisors=counts, tiny=_SOFT_MIN,
-                                      ratio=math.exp(_LSE_MARGIN),
-                                      out=scratch("y", (size,), np.float64),
-                                      bad=scratch("bad", (size,), np.uint8),
+                                      ratio=math.exp(_LSE_MARGIN), empty=scratch,
                                       nthreads=nthreads)
         if fused is not None:
             out, bad = fused

@@ -1,5 +1,13 @@
 # The output-row counter of the fused sweeps (window.pyx, smooth.pyx): a chunk of
-# rows starts at (b, od, oh) and counts on, with no division per (short) row.
+# rows starts at (b, od, oh) = row_at(r, ...) and counts on with next_row, with no
+# division per (short) row.  row_at returns a C tuple, so the caller assigns the
+# three names itself and Cython's prange keeps them private to the thread.
+
+cdef inline (Py_ssize_t, Py_ssize_t, Py_ssize_t) row_at(
+        Py_ssize_t r, Py_ssize_t ho, Py_ssize_t do) noexcept nogil:
+    """Output row r of a (outer, Do, Ho) grid in C order -> (b, od, oh)."""
+    return r // (do * ho), (r // ho) % do, r % ho
+
 
 cdef inline void next_row(Py_ssize_t* oh, Py_ssize_t* od, Py_ssize_t* b,
                           Py_ssize_t ho, Py_ssize_t do) noexcept nogil:

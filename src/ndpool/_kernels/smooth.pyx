@@ -38,7 +38,7 @@ from libc.string cimport memset
 import numpy as np
 
 from ndpool._kernels._fused cimport numeric
-from ndpool._kernels._rows cimport next_row
+from ndpool._kernels._rows cimport next_row, row_at
 
 ctypedef Py_ssize_t intp
 
@@ -117,16 +117,23 @@ cdef inline void _fold_exp_max(const double* er, double* a0, double* a1, intp n,
 
 cdef inline void _fold_power2(const numeric* x0, const numeric* x1, double* a, intp n,
                               int p, bint absval, bint first) noexcept nogil:
-    """_fold_power of two rows, without a clamp."""
+    """_fold_power of two rows, without a clamp.  The first pair is not added to a
+    0.0: -0.0 + -0.0 is -0.0, as in the per-window kernel, and 0.0 + -0.0 is not."""
     cdef intp i
     if absval:
+        if first:
+            for i in range(n):
+                a[i] = _pow123(fabs(<double>x0[i]), p) + _pow123(fabs(<double>x1[i]), p)
+        else:
+            for i in range(n):
+                a[i] = (a[i] + _pow123(fabs(<double>x0[i]), p)
+                        + _pow123(fabs(<double>x1[i]), p))
+    elif first:
         for i in range(n):
-            a[i] = ((0.0 if first else a[i]) + _pow123(fabs(<double>x0[i]), p)
-                    + _pow123(fabs(<double>x1[i]), p))
+            a[i] = _pow123(<double>x0[i], p) + _pow123(<double>x1[i], p)
     else:
         for i in range(n):
-            a[i] = ((0.0 if first else a[i]) + _pow123(<double>x0[i], p)
-                    + _pow123(<double>x1[i], p))
+            a[i] = a[i] + _pow123(<double>x0[i], p) + _pow123(<double>x1[i], p)
 
 
 cdef inline void _fold_soft2(const numeric* x0, const numeric* x1, const double* e0,
@@ -339,9 +346,7 @@ def smooth_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inne
         for ch in prange(nchunks, schedule="static"):
             r = ch * rows // nchunks
             r1 = (ch + 1) * rows // nchunks
-            b = r // (do * ho)
-            od = (r // ho) % do
-            oh = r % ho
+            b, od, oh = row_at(r, ho, do)
             nbad = 0
             while r < r1:
                 # the window's dcount x hcount input rows, q-th at (d, h), two at a time

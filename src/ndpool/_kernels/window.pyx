@@ -27,7 +27,7 @@ from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
 
 from ndpool._kernels._fused cimport numeric, accum, real, wide
-from ndpool._kernels._rows cimport next_row
+from ndpool._kernels._rows cimport next_row, row_at
 
 ctypedef Py_ssize_t intp
 
@@ -889,9 +889,7 @@ def extremum_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, in
         for ch in prange(nchunks, schedule="static"):
             r = ch * rows // nchunks
             r1 = (ch + 1) * rows // nchunks
-            b = r // (do * ho)
-            od = (r // ho) % do
-            oh = r % ho
+            b, od, oh = row_at(r, ho, do)
             while r < r1:
                 yr = &y[b, od, oh, 0, 0]
                 if dcount[od] * hcount[oh] == 0:
@@ -970,9 +968,7 @@ def sum_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inner)
         for ch in prange(nchunks, schedule="static"):
             r = ch * rows // nchunks
             r1 = (ch + 1) * rows // nchunks
-            b = r // (do * ho)
-            od = (r // ho) % do
-            oh = r % ho
+            b, od, oh = row_at(r, ho, do)
             while r < r1:
                 yr = &y[b, od, oh, 0, 0]
                 if dcount[od] * hcount[oh] == 0:
@@ -1096,9 +1092,7 @@ def weighted_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, in
         for ch in prange(nchunks, schedule="static"):
             r = ch * rows // nchunks
             r1 = (ch + 1) * rows // nchunks
-            b = r // (do * ho)
-            od = (r // ho) % do
-            oh = r % ho
+            b, od, oh = row_at(r, ho, do)
             while r < r1:
                 for k in range(nk):
                     yr = &y[k, b, od, oh, 0, 0]
@@ -1174,9 +1168,7 @@ def mean_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inner)
         for ch in prange(nchunks, schedule="static"):
             r = ch * rows // nchunks
             r1 = (ch + 1) * rows // nchunks
-            b = r // (do * ho)
-            od = (r // ho) % do
-            oh = r % ho
+            b, od, oh = row_at(r, ho, do)
             while r < r1:
                 yr = &y[b, od, oh, 0, 0]
                 scale = ddiv[od] * hdiv[oh]
@@ -1280,9 +1272,7 @@ def mixed_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inner
         for ch in prange(nchunks, schedule="static"):
             r = ch * rows // nchunks
             r1 = (ch + 1) * rows // nchunks
-            b = r // (do * ho)
-            od = (r // ho) % do
-            oh = r % ho
+            b, od, oh = row_at(r, ho, do)
             while r < r1:
                 yr = &y[b, od, oh, 0, 0]
                 for i in range(wo * inner):
@@ -1461,9 +1451,7 @@ def stochastic_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, 
         for ch in prange(nchunks, schedule="static"):
             r = ch * rows // nchunks
             r1 = (ch + 1) * rows // nchunks
-            b = r // (do * ho)
-            od = (r // ho) % do
-            oh = r % ho
+            b, od, oh = row_at(r, ho, do)
             while r < r1:
                 # raw row pointers: a store through a memoryview would make the
                 # compiler reload every view's strides for the next access
