@@ -363,3 +363,65 @@ def test_folded_pixel_pairs_equal_the_reference(data):
         want = reference_pool(x, method, **args, axes=pooled)
         assert got.dtype == want.dtype and got.tobytes() == want.tobytes(), method
     np.testing.assert_array_equal(x, before)
+
+
+@examples(60)
+@given(data=st.data())
+def test_folded_pair_means_equal_the_reference(data):
+    """Means of integer pixels of 1 to 6 elements over windows of two pixels along W
+    at stride 2 and 2-4 folded rows: the folded row (int32 for 8- and 16-bit input,
+    else float64) takes each pair's sum in its first pixel in place, and the sums are
+    divided on the way out.  Padding with count_include_pad adds edge windows of the
+    same divisor (they read the row before it is overwritten); without it, and with
+    a divisor_override that is not a power of two, the other divisions.  Sums of
+    integers are exact in any order, so the means equal the reference's one correct
+    rounding bit for bit."""
+    dtype = np.dtype(data.draw(st.sampled_from(
+        [np.int8, np.uint8, np.int16, np.uint16, np.int32, np.uint32])))
+    volume = data.draw(st.booleans())
+    c = data.draw(st.integers(1, 6))
+    sizes = [data.draw(st.integers(2, 6)) for _ in range(2 if volume else 1)]
+    sizes.append(data.draw(st.integers(2, 21)))
+    kernel = [data.draw(st.integers(1, 2)) for _ in sizes[:-1]] + [2]
+    assume(np.prod(kernel) > 2)                         # two or more rows are folded
+    stride = [data.draw(st.integers(1, 2)) for _ in sizes[:-1]] + [2]
+    pad = data.draw(st.sampled_from([0, 1]))
+    padding = [pad if k >= 2 else 0 for k in kernel]
+    ceil_mode = data.draw(st.booleans())
+    include = data.draw(st.booleans(), label="count_include_pad")
+    override = data.draw(st.sampled_from([None, None, 3, 8]), label="divisor_override")
+    shape = [data.draw(st.integers(1, 2))] + sizes + [c]
+    pooled = tuple(range(1, 1 + len(sizes)))
+    assume(all(plan_axis(shape[a], k, s, p, 1, ceil_mode)[0] >= 1
+               for a, k, s, p in zip(pooled, kernel, stride, padding)))
+    info = np.iinfo(dtype)
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    x = rng.integers(info.min, info.max, shape, dtype=dtype, endpoint=True)
+    before = x.copy()
+    args = dict(kernel_size=kernel, stride=stride, padding=padding, ceil_mode=ceil_mode,
+                count_include_pad=include, divisor_override=override)
+    got = ndpool.avg_pool(x, **args, axes=pooled)
+    want = reference_pool(x, "avg", **args, axes=pooled)
+    assert got.dtype == want.dtype and got.tobytes() == want.tobytes()
+    np.testing.assert_array_equal(x, before)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int32])
+def test_large_block_means_stream_out_exactly(dtype):
+    # Outputs of 16 MiB or more are written past the cache (non-temporal stores):
+    # 2 x 2 block means of RGB images, int32 and float64 folded rows, against
+    # NumPy's mean of the blocks (exact sums of integers, one rounding).
+    rng = np.random.default_rng(7)
+    info = np.iinfo(dtype)
+    x = rng.integers(info.min, info.max, (1, 1400, 2050, 3), dtype=dtype)
+    h, w = x.shape[1] // 2, x.shape[2] // 2
+    assert h * w * 3 * 8 >= 2**24
+    got = ndpool.block_reduce(x[0], (2, 2, 1), np.mean)
+    want = x[0].reshape(h, 2, w, 2, 3).mean(axis=(1, 3))
+    assert got.dtype == want.dtype and got.tobytes() == want.tobytes()
+    # padding: whole windows inside, clipped ones at both ends of each row
+    # (zeros padded on, divisor 4 everywhere: count_include_pad)
+    got = ndpool.avg_pool(x, 2, padding=1, axes=(1, 2))
+    z = np.pad(x.astype(np.int64), ((0, 0), (1, 1), (1, 1), (0, 0)))
+    want = z.reshape(1, h + 1, 2, w + 1, 2, 3).mean(axis=(2, 4))
+    assert got.dtype == want.dtype and got.tobytes() == want.tobytes()

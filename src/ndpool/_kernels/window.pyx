@@ -1121,6 +1121,91 @@ def weighted_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, in
         free(ph)
 
 
+cdef extern from *:
+    """
+    /* Streaming (non-temporal) 8-byte stores for large outputs: written past the
+       cache, they do not first read the line they fill.  x86-64 has them in its
+       baseline (SSE2); elsewhere they are plain copies. */
+    #include <string.h>
+    #if defined(__x86_64__) && defined(__SSE2__)
+    #include <emmintrin.h>
+    static inline void ndpool_stream8(void* dst, const void* src) {
+        long long v; memcpy(&v, src, 8); _mm_stream_si64((long long*)dst, v);
+    }
+    static inline void ndpool_stream_fence(void) { _mm_sfence(); }
+    #else
+    static inline void ndpool_stream8(void* dst, const void* src) { memcpy(dst, src, 8); }
+    static inline void ndpool_stream_fence(void) { }
+    #endif
+    """
+    void stream8 "ndpool_stream8"(void* dst, const void* src) noexcept nogil
+    void stream_fence "ndpool_stream_fence"() noexcept nogil
+
+
+cdef enum:
+    STREAM_MIN_BYTES = 1 << 24
+
+
+cdef inline void _mean_pair_edges(const wide* t, real* yr, intp inner,
+                                  const intp[::1] wstart, const intp[::1] wcount,
+                                  intp o0, intp o1, double div, bint pow2) noexcept nogil:
+    """_mean_pairs' clipped windows o0 <= ow < o1, from the tables."""
+    cdef intp ow, i, jw
+    cdef double q
+    for ow in range(o0, o1):
+        for i in range(inner):
+            q = 0.0
+            for jw in range(wcount[ow]):
+                q = q + <double>t[(wstart[ow] + jw) * inner + i]
+            yr[ow * inner + i] = <real>(q * (1.0 / div) if pow2 else q / div)
+
+
+cdef inline void _mean_pairs_out(const wide* t, real* yr, intp inner, intp wlo, intp whi,
+                                 intp woff, double div, bint pow2, bint stream) noexcept nogil:
+    """_mean_pairs' whole windows: each window's sum is the first pixel of its pair."""
+    cdef intp ow, i, c
+    cdef double q, rdiv = 1.0 / div
+    if real is double and stream:
+        for ow in range(wlo, whi):
+            c = (woff + 2 * ow) * inner
+            for i in range(inner):
+                q = <double>t[c + i] * rdiv if pow2 else <double>t[c + i] / div
+                stream8(&yr[ow * inner + i], &q)
+    else:
+        for ow in range(wlo, whi):
+            c = (woff + 2 * ow) * inner
+            for i in range(inner):
+                yr[ow * inner + i] = <real>(<double>t[c + i] * rdiv if pow2
+                                            else <double>t[c + i] / div)
+
+
+cdef inline void _mean_pairs(wide* t, real* yr, intp inner,
+                             const intp[::1] wstart, const intp[::1] wcount,
+                             intp wlo, intp whi, intp woff, intp wo, double div,
+                             bint pow2, bint stream) noexcept nogil:
+    """The pass along W of a folded row ``t`` of exact window-row sums (int32 or
+    float64) for windows of two adjacent pixels at stride 2 (2 x 2 blocks of an RGB
+    image), all with divisor ``div``.  As in _ext_pairs, ``t[k] += t[k + inner]``
+    runs elementwise (vectorised) over the windows' span, which leaves each window's
+    sum in its first pixel; those are then divided (or multiplied by a power of two's
+    exact reciprocal, as mean_fused's rows) on the way out, streamed past the cache
+    for large outputs.  The sums are of integers, exact in any order; the caller
+    keeps an int32 ``t`` below 2**30.  ``t`` is overwritten."""
+    cdef intp k
+    cdef intp lo = (woff + 2 * wlo) * inner, hi = (woff + 2 * whi - 1) * inner
+    # the edge windows read t as it is: first
+    _mean_pair_edges(t, yr, inner, wstart, wcount, 0, wlo, div, pow2)
+    _mean_pair_edges(t, yr, inner, wstart, wcount, whi, wo, div, pow2)
+    for k in range(lo, hi):
+        t[k] = t[k] + t[k + inner]
+    if inner == 3:              # RGB: constant pixels, unrolled by the compiler
+        _mean_pairs_out(t, yr, 3, wlo, whi, woff, div, pow2, stream)
+    elif inner == 1:
+        _mean_pairs_out(t, yr, 1, wlo, whi, woff, div, pow2, stream)
+    else:
+        _mean_pairs_out(t, yr, inner, wlo, whi, woff, div, pow2, stream)
+
+
 def mean_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inner)
                real[:, :, :, :, ::1] y,            # OUT (outer, Do, Ho, Wo, inner)
                const intp[::1] dstart, const intp[::1] dcount, intp ddil,
@@ -1158,6 +1243,8 @@ def mean_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inner)
                         or numeric is uint16_t)
     # Whether every window along W has the same divisor: then so has every row.
     cdef bint wsame = True
+    # outputs larger than a last-level cache are written past the cache (stream8)
+    cdef bint stream = rows * wo * inner * sizeof(real) >= STREAM_MIN_BYTES
     for ow in range(wo):
         wsame = wsame and wdiv[ow] == wdiv[0]
     with nogil, parallel(num_threads=nthreads):
@@ -1194,6 +1281,21 @@ def mean_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inner)
                     x0 = &x[b, dstart[od], hstart[oh], 0, 0]
                     x1 = x0 + _second_row(hcount[oh], hdil, ddil, x.shape[2], n)
                     _mean_quad_row(x0, x1, yr, acc, inner, wo, wstride, woff, wdil, dv[0], pow2)
+                elif (fold and same and wkernel == 2 and wstride == 2 and wdil == 1
+                        and whi > wlo and dcount[od] * hcount[oh] > 1):
+                    # 2 x 2 blocks of integers: the rows folded (int32 for 8- and 16-bit
+                    # input, below 2**30 with the pairs; else float64, exact), then
+                    # the pairs along W in place (see _mean_pairs)
+                    if narrow and dcount[od] * hcount[oh] < 16384:
+                        _fold_window_rows(&x[b, 0, 0, 0, 0], ti, x.shape[2], n, dstart[od],
+                                          dcount[od], ddil, hstart[oh], hcount[oh], hdil)
+                        _mean_pairs(ti, yr, inner, wstart, wcount, wlo, whi, woff, wo, dv[0],
+                                    pow2, stream)
+                    else:
+                        _fold_window_rows(&x[b, 0, 0, 0, 0], t, x.shape[2], n, dstart[od],
+                                          dcount[od], ddil, hstart[oh], hcount[oh], hdil)
+                        _mean_pairs(t, yr, inner, wstart, wcount, wlo, whi, woff, wo, dv[0],
+                                    pow2, stream)
                 else:
                     for i in range(wo * inner):
                         acc[i] = 0
@@ -1234,6 +1336,7 @@ def mean_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inner)
                                 yr[ow * inner + i] = <real>(acc[ow * inner + i] / div)
                 r = r + 1
                 next_row(&oh, &od, &b, ho, do)
+        stream_fence()
         free(acc)
 
 
