@@ -329,18 +329,13 @@ def test_small_windows_bit_exact(data):
     assert got[~nan].tobytes() == want[~nan].tobytes()
 
 
-@examples(60)
-@given(data=st.data())
-def test_folded_pixel_pairs_equal_the_reference(data):
-    """Integer pixels of 2 to 6 elements, windows of two pixels along W at stride 2
-    over 2-4 folded rows: the pass along W picks within the folded row in place and
-    copies every other pixel out with 8- or 16-byte moves (pixels of at most 16
-    bytes), the last pixels exactly.  Padding and ceil_mode add edge windows, which
-    read the folded row before it is overwritten; odd widths leave a pixel over."""
-    dtype = np.dtype(data.draw(st.sampled_from(
-        [np.int8, np.uint8, np.int16, np.uint16, np.int32, np.uint32, np.int64, np.uint64])))
+def _pixel_pair_case(data, dtypes, channels):
+    """An integer (batch, [D,] H, W, C) input whose windows are two pixels along W at
+    stride 2 over 2-4 folded rows, with padding and ceil_mode drawn: (x, pooled axes,
+    kernel_size / stride / padding / ceil_mode arguments)."""
+    dtype = np.dtype(data.draw(st.sampled_from(dtypes)))
     volume = data.draw(st.booleans())
-    c = data.draw(st.integers(2, 6))
+    c = data.draw(st.integers(*channels))
     sizes = [data.draw(st.integers(2, 6)) for _ in range(2 if volume else 1)]
     sizes.append(data.draw(st.integers(2, 21)))
     kernel = [data.draw(st.integers(1, 2)) for _ in sizes[:-1]] + [2]
@@ -356,8 +351,22 @@ def test_folded_pixel_pairs_equal_the_reference(data):
     info = np.iinfo(dtype)
     rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
     x = rng.integers(info.min, info.max, shape, dtype=dtype, endpoint=True)
-    before = x.copy()
     args = dict(kernel_size=kernel, stride=stride, padding=padding, ceil_mode=ceil_mode)
+    return x, pooled, args
+
+
+@examples(60)
+@given(data=st.data())
+def test_folded_pixel_pairs_equal_the_reference(data):
+    """Integer pixels of 2 to 6 elements, windows of two pixels along W at stride 2
+    over 2-4 folded rows: the pass along W picks within the folded row in place and
+    copies every other pixel out with 8- or 16-byte moves (pixels of at most 16
+    bytes), the last pixels exactly.  Padding and ceil_mode add edge windows, which
+    read the folded row before it is overwritten; odd widths leave a pixel over."""
+    x, pooled, args = _pixel_pair_case(
+        data, [np.int8, np.uint8, np.int16, np.uint16, np.int32, np.uint32, np.int64,
+               np.uint64], (2, 6))
+    before = x.copy()
     for method in ("max", "min"):
         got = FUNCS[method](x, **args, channel_axis=-1)
         want = reference_pool(x, method, **args, axes=pooled)
@@ -376,30 +385,12 @@ def test_folded_pair_means_equal_the_reference(data):
     a divisor_override that is not a power of two, the other divisions.  Sums of
     integers are exact in any order, so the means equal the reference's one correct
     rounding bit for bit."""
-    dtype = np.dtype(data.draw(st.sampled_from(
-        [np.int8, np.uint8, np.int16, np.uint16, np.int32, np.uint32])))
-    volume = data.draw(st.booleans())
-    c = data.draw(st.integers(1, 6))
-    sizes = [data.draw(st.integers(2, 6)) for _ in range(2 if volume else 1)]
-    sizes.append(data.draw(st.integers(2, 21)))
-    kernel = [data.draw(st.integers(1, 2)) for _ in sizes[:-1]] + [2]
-    assume(np.prod(kernel) > 2)                         # two or more rows are folded
-    stride = [data.draw(st.integers(1, 2)) for _ in sizes[:-1]] + [2]
-    pad = data.draw(st.sampled_from([0, 1]))
-    padding = [pad if k >= 2 else 0 for k in kernel]
-    ceil_mode = data.draw(st.booleans())
-    include = data.draw(st.booleans(), label="count_include_pad")
-    override = data.draw(st.sampled_from([None, None, 3, 8]), label="divisor_override")
-    shape = [data.draw(st.integers(1, 2))] + sizes + [c]
-    pooled = tuple(range(1, 1 + len(sizes)))
-    assume(all(plan_axis(shape[a], k, s, p, 1, ceil_mode)[0] >= 1
-               for a, k, s, p in zip(pooled, kernel, stride, padding)))
-    info = np.iinfo(dtype)
-    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
-    x = rng.integers(info.min, info.max, shape, dtype=dtype, endpoint=True)
+    x, pooled, args = _pixel_pair_case(
+        data, [np.int8, np.uint8, np.int16, np.uint16, np.int32, np.uint32], (1, 6))
+    args["count_include_pad"] = data.draw(st.booleans(), label="count_include_pad")
+    args["divisor_override"] = data.draw(st.sampled_from([None, None, 3, 8]),
+                                         label="divisor_override")
     before = x.copy()
-    args = dict(kernel_size=kernel, stride=stride, padding=padding, ceil_mode=ceil_mode,
-                count_include_pad=include, divisor_override=override)
     got = ndpool.avg_pool(x, **args, axes=pooled)
     want = reference_pool(x, "avg", **args, axes=pooled)
     assert got.dtype == want.dtype and got.tobytes() == want.tobytes()
