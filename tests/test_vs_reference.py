@@ -416,3 +416,19 @@ def test_large_block_means_stream_out_exactly(dtype):
     z = np.pad(x.astype(np.int64), ((0, 0), (1, 1), (1, 1), (0, 0)))
     want = z.reshape(1, h + 1, 2, w + 1, 2, 3).mean(axis=(2, 4))
     assert got.dtype == want.dtype and got.tobytes() == want.tobytes()
+
+
+@pytest.mark.parametrize("rows", [16383, 16385])
+@pytest.mark.parametrize("dtype", [np.uint16, np.int16])
+def test_tall_pair_means_do_not_wrap(rows, dtype):
+    # A window of `rows` x 2 pixels: below 16384 rows of 16-bit values the folded row
+    # is int32, whose pairs' sums reach 2 * 16383 * 65535 < 2**31; from 16384 on it
+    # is float64 (in int32, 16385 rows of 65535 would wrap).  Extreme values and
+    # random ones, against NumPy's exact mean.
+    info = np.iinfo(dtype)
+    rng = np.random.default_rng(rows)
+    for x in (np.full((rows, 4, 3), info.max, dtype), np.full((rows, 4, 3), info.min, dtype),
+              rng.integers(info.min, info.max, (rows, 4, 3), dtype=dtype, endpoint=True)):
+        got = ndpool.avg_pool(x, (rows, 2), axes=(0, 1))
+        want = x.astype(np.int64).reshape(1, rows, 2, 2, 3).sum(axis=(1, 3)) / (2 * rows)
+        assert got.dtype == want.dtype and got.tobytes() == want.tobytes()

@@ -1189,8 +1189,9 @@ cdef inline void _mean_pairs(wide* t, real* yr, intp inner,
     runs elementwise (vectorised) over the windows' span, which leaves each window's
     sum in its first pixel; those are then divided (or multiplied by a power of two's
     exact reciprocal, as mean_fused's rows) on the way out, streamed past the cache
-    for large outputs.  The sums are of integers, exact in any order; the caller
-    keeps an int32 ``t`` below 2**30.  ``t`` is overwritten."""
+    for large outputs.  The sums are of integers, exact in any order; an int32 ``t``
+    holds fewer than 16384 rows of 16-bit values, so that a pair's sum stays below
+    2**31 in magnitude.  ``t`` is overwritten."""
     cdef intp k
     cdef intp lo = (woff + 2 * wlo) * inner, hi = (woff + 2 * whi - 1) * inner
     # the edge windows read t as it is: first
@@ -1288,8 +1289,8 @@ def mean_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inner)
                 elif (fold and same and wkernel == 2 and wstride == 2 and wdil == 1
                         and whi > wlo and dcount[od] * hcount[oh] > 1):
                     # 2 x 2 blocks of integers: the rows folded (int32 for 8- and 16-bit
-                    # input, below 2**30 with the pairs; else float64, exact), then
-                    # the pairs along W in place (see _mean_pairs)
+                    # input, whose pairs' sums stay below 2**31; else float64, exact),
+                    # then the pairs along W in place (see _mean_pairs)
                     if narrow and dcount[od] * hcount[oh] < 16384:
                         _fold_window_rows(&x[b, 0, 0, 0, 0], ti, x.shape[2], n, dstart[od],
                                           dcount[od], ddil, hstart[oh], hcount[oh], hdil)
