@@ -1,7 +1,15 @@
-# The output-row counter of the fused sweeps (window.pyx, smooth.pyx): a chunk of
-# rows starts at (b, od, oh) = row_at(r, ...) and counts on with next_row, with no
-# division per (short) row.  row_at returns a C tuple, so the caller assigns the
-# three names itself and Cython's prange keeps them private to the thread.
+# How the kernels share out rows among threads.  A prange runs over chunk_count
+# chunks of rows, chunk ch covering rows [ch * rows // n, (ch + 1) * rows // n).
+# The fused sweeps (window.pyx, smooth.pyx) start a chunk at (b, od, oh) =
+# row_at(r, ...) and count on with next_row, with no division per (short) row.
+# row_at returns a C tuple, so the caller assigns the three names itself and
+# Cython's prange keeps them private to the thread.
+
+cdef inline Py_ssize_t chunk_count(Py_ssize_t rows, int nthreads) noexcept nogil:
+    """Enough chunks to balance threads, few enough to amortise their setup."""
+    cdef Py_ssize_t n = 8 * <Py_ssize_t>nthreads
+    return rows if rows < n else n
+
 
 cdef inline (Py_ssize_t, Py_ssize_t, Py_ssize_t) row_at(
         Py_ssize_t r, Py_ssize_t ho, Py_ssize_t do) noexcept nogil:

@@ -40,6 +40,7 @@ from cython.parallel cimport parallel, prange
 from libc.stdlib cimport free, malloc
 
 from ndpool._kernels._fused cimport numeric
+from ndpool._kernels._rows cimport chunk_count
 
 ctypedef Py_ssize_t intp
 
@@ -204,7 +205,7 @@ cdef void _lines(const numeric[:, :, ::1] x, real[:, :, ::1] y, const Axis* a,
     """Small ``inner``: filter whole lines x[b, :, i], one (b, i) line at a time."""
     cdef intp inner = y.shape[2]
     cdef intp nlines = y.shape[0] * inner
-    cdef intp nchunks = nlines if nlines < 8 * <intp>nthreads else 8 * <intp>nthreads
+    cdef intp nchunks = chunk_count(nlines, nthreads)
     cdef intp ch, r, r1, b, i, o
     cdef real* out = NULL       # firstprivate in the parallel block
     cdef real* line = NULL
@@ -231,7 +232,7 @@ cdef void _rows(const numeric[:, :, ::1] x, real[:, :, ::1] y, const Axis* a,
     """Large ``inner``: one output row y[b, o, :] at a time, in L1-sized tiles."""
     cdef intp m = y.shape[1], inner = y.shape[2]
     cdef intp nrows = y.shape[0] * m
-    cdef intp nchunks = nrows if nrows < 8 * <intp>nthreads else 8 * <intp>nthreads
+    cdef intp nchunks = chunk_count(nrows, nthreads)
     cdef intp ch, r, r1, b, o, j, i, i0, len_, p, t
     cdef const numeric* s
     cdef real* buf = NULL      # firstprivate in the parallel block
@@ -441,7 +442,7 @@ cdef void _pair(const numeric[:, :, :, ::1] x, real[:, :, :, ::1] y, const Axis*
     cdef intp mh = y.shape[1]
     cdef intp row = w.n * inner          # the combined row: w's length after the max
     cdef intp nrows = y.shape[0] * mh
-    cdef intp nchunks = nrows if nrows < 8 * <intp>nthreads else 8 * <intp>nthreads
+    cdef intp nchunks = chunk_count(nrows, nthreads)
     cdef intp ch, r, r1, b, oh, jh, k
     cdef bint spans = h.span > 1 or w.span > 1
     cdef const real* src

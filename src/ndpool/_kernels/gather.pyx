@@ -20,6 +20,7 @@ from libc.math cimport exp, expm1, fabs, floor, fmod, log, log1p, pow, INFINITY,
 from libc.stdlib cimport free, malloc
 
 from ndpool._kernels._fused cimport numeric
+from ndpool._kernels._rows cimport chunk_count
 
 ctypedef Py_ssize_t intp
 
@@ -198,7 +199,7 @@ def median(const numeric[::1] x, numeric[::1] out,
     """out[r] = median of window r (np.median; integers rounded down). Empty -> 0."""
     cdef Geometry g = make_geometry(oshape, starts, counts, skips, dil, istride,
                                     kstride, pstride)
-    cdef intp total = out.shape[0], nchunks = min(total, 8 * nthreads)
+    cdef intp total = out.shape[0], nchunks = chunk_count(total, nthreads)
     cdef intp ch, r, r1, n
     cdef intp* o
     cdef intp* j
@@ -361,7 +362,7 @@ def float_reduce(const numeric[::1] x, double[::1] out, int method, double param
     """out[r] = softpool / lse / stochastic expectation of window r. Empty -> 0."""
     cdef Geometry g = make_geometry(oshape, starts, counts, skips, dil, istride,
                                     kstride, pstride)
-    cdef intp total = out.shape[0], nchunks = min(total, 8 * nthreads)
+    cdef intp total = out.shape[0], nchunks = chunk_count(total, nthreads)
     cdef intp ch, r, r1, n
     cdef intp* o
     cdef intp* j
@@ -394,7 +395,7 @@ def float_reduce_at(const numeric[::1] x, double[::1] out, const intp[::1] which
     For the few windows a faster path could not compute exactly."""
     cdef Geometry g = make_geometry(oshape, starts, counts, skips, dil, istride,
                                     kstride, pstride)
-    cdef intp total = which.shape[0], nchunks = min(total, 8 * nthreads)
+    cdef intp total = which.shape[0], nchunks = chunk_count(total, nthreads)
     cdef intp ch, k, k1, n
     cdef intp* o
     cdef intp* j
@@ -431,7 +432,7 @@ def stochastic_sample(const numeric[::1] x, numeric[::1] out, intp[::1] index,
     """
     cdef Geometry g = make_geometry(oshape, starts, counts, skips, dil, istride,
                                     kstride, pstride)
-    cdef intp total = out.shape[0], nchunks = min(total, 8 * nthreads)
+    cdef intp total = out.shape[0], nchunks = chunk_count(total, nthreads)
     cdef intp ch, r, r1, n, i, pick, ninf, k
     cdef double s, target, a
     cdef bint has_nan
@@ -509,7 +510,7 @@ def weighted(const numeric[::1] x, double[:, ::1] out, const double[:, ::1] weig
     cdef Geometry g = make_geometry(oshape, starts, counts, skips, dil, istride,
                                     kstride, pstride)
     cdef intp total = out.shape[0], nk = weights.shape[0]
-    cdef intp nchunks = min(total, 8 * nthreads)
+    cdef intp nchunks = chunk_count(total, nthreads)
     cdef intp ch, r, r1, n, i, k
     cdef double acc
     cdef intp* o

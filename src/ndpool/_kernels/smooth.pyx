@@ -38,7 +38,7 @@ from libc.string cimport memset
 import numpy as np
 
 from ndpool._kernels._fused cimport numeric
-from ndpool._kernels._rows cimport next_row, row_at
+from ndpool._kernels._rows cimport chunk_count, next_row, row_at
 
 ctypedef Py_ssize_t intp
 
@@ -326,7 +326,7 @@ def smooth_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inne
     """
     cdef intp do = y.shape[1], ho = y.shape[2], wo = y.shape[3], inner = y.shape[4]
     cdef intp rows = y.shape[0] * do * ho
-    cdef intp nchunks = min(rows, 8 * <intp>nthreads)
+    cdef intp nchunks = chunk_count(rows, nthreads)
     cdef intp n = x.shape[3] * inner, m = wo * inner
     cdef intp ch, r, r1, b, od, oh, ow, i, d, h, d1, h1, q, nrows, nbad
     cdef bint first, two = op != POWER

@@ -27,7 +27,7 @@ from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
 
 from ndpool._kernels._fused cimport numeric, accum, real, wide
-from ndpool._kernels._rows cimport next_row, row_at
+from ndpool._kernels._rows cimport chunk_count, next_row, row_at
 
 ctypedef Py_ssize_t intp
 
@@ -72,12 +72,6 @@ def table_view(const intp[::1] table):
     """``table`` as this module's memoryview, which the kernels take without a
     buffer request: the engine keeps the views of small calls' plan tables."""
     return table
-
-
-cdef inline intp chunk_count(intp rows, int nthreads) noexcept nogil:
-    """Enough chunks to balance threads, few enough to amortise their setup."""
-    cdef intp n = 8 * <intp>nthreads
-    return rows if rows < n else n
 
 
 def extremum_pass(const numeric[:, :, ::1] x,     # IN  (outer, n, inner)
