@@ -21,10 +21,18 @@ blocks or a matrix product; each agrees with ndpool to float32 rounding,
 np.allclose(rtol=1e-4, atol=1e-6)) over ndpool's, where a short one exists.
 
 The machines are shared: a core can be taken for seconds at a time.  So each
-method is timed in turns with max_pool, call for call, and its ratio is its
-best time over max_pool's best in those same turns: both are measured in the
-same moments, and a max_pool timed once in a slow moment cannot flatter (or a
-fast one spoil) every ratio.
+method is timed in turns with max_pool, and its ratio is its best time over
+max_pool's best in those same turns: both are measured in the same moments,
+and a max_pool timed once in a slow moment cannot flatter (or a fast one
+spoil) every ratio.  A turn is a block of calls whose first is not timed.
+After a kernel call, the OpenMP runtime's idle threads spin for a while
+before they sleep, and on 2 cores they take time from whatever runs next: a
+method whose work runs on Python threads (SoftPool, log-sum-exp, adaptive
+SoftPool: NumPy's exp on slabs) measured about 4 ms slower (17-18 ms against
+13-14 ms for SoftPool) when its every call followed a max_pool call, and the
+same with GOMP_SPINCOUNT=0 or a 10 ms pause between the calls.  The untimed
+first call of a block absorbs that hand-over, so each method is timed in its
+own steady state, as when it is called again and again.
 """
 import argparse
 import json
@@ -46,15 +54,17 @@ def best(func, repeat=3):
     return min(times)
 
 
-def paired(func, reference, repeat=4):
-    """The best times of ``func`` and of ``reference``, called in turns."""
-    func()
+def paired(func, reference, repeat=4, block=2):
+    """The best times of ``func`` and of ``reference``, in turns: each turn calls
+    one of them ``block + 1`` times and times all calls but the first."""
     t, t_ref = [], []
     for _ in range(repeat):
         for f, into in ((reference, t_ref), (func, t)):
-            t0 = time.perf_counter()
             f()
-            into.append(time.perf_counter() - t0)
+            for _ in range(block):
+                t0 = time.perf_counter()
+                f()
+                into.append(time.perf_counter() - t0)
     return min(t), min(t_ref)
 
 
