@@ -1,0 +1,64 @@
+"""The benchmark harness's own logic (``ndpool._bench``): how it times and how it judges.
+
+No timing is asserted here: the callables are counters, and the ratios are given.
+"""
+import pytest
+
+from ndpool import _bench
+
+
+def test_measure_in_turns_times_every_call_of_a_block_but_the_first():
+    order = []
+    fns = {name: (lambda name=name: order.append(name)) for name in ("copy", "torch", "nd")}
+    times = _bench.measure_in_turns(fns, budget=0.0, block=2)
+    turns = len(order) // 9
+    assert turns == 3 and len(order) == 9 * turns          # at least 3 turns, even at budget 0
+    assert order[:9] == ["copy"] * 3 + ["torch"] * 3 + ["nd"] * 3   # blocks, in turn
+    for name in fns:
+        t = times[name]
+        assert t["runs"] == 2 * turns                     # the first call of a block is untimed
+        assert 0 <= t["min"] <= t["median"]
+
+
+def test_measure_in_turns_stops_at_max_turns():
+    calls = []
+    times = _bench.measure_in_turns({"a": lambda: calls.append(1)}, budget=60.0, block=1,
+                                    max_turns=5)
+    assert len(calls) == 10 and times["a"]["runs"] == 5
+
+
+def _row(name, workers, ratios, t=None, digest="d"):
+    return {"name": name, "workers": workers, "ratios": ratios, "digest": digest,
+            "times": {"ndpool": {"min": t}} if t is not None else {}}
+
+
+def test_targets_judge_each_ratio_by_its_own_bound():
+    rows = [_row("max2 f32 nchw", 1, {"nd/copy": 0.8}, t=2.0),     # at the bound: PASS
+            _row("max2 f32 nchw", 2, {"nd/copy": 0.81}, t=1.0),    # above: FAIL
+            _row("br max u8 image", 1, {"nd/copy": 1.0, "skimage/nd": 99.9}),
+            _row("max2 f32 tiny", 1, {"torch/nd": None})]
+    found = {t["what"]: t["status"] for t in _bench.targets(rows)}
+    assert found["max2 f32 nchw, w=1: nd/copy"] == "PASS"
+    assert found["max2 f32 nchw, w=2: nd/copy"] == "FAIL"
+    assert found["br max u8 image, w=1: nd/copy"] == "PASS"
+    assert found["br max u8 image, w=1: skimage/nd"] == "FAIL"    # >= 100 asked
+    assert found["max2 f32 tiny, w=1: torch/nd"] == "-"           # not measured
+    # target 5: 2.0 / 1.0 = 2 >= 1.7 with the same digest
+    assert found["max2 f32 nchw: t(w=1)/t(w=2), bit-identical: True"] == "PASS"
+
+
+@pytest.mark.parametrize("digests, ok", [(("a", "a"), True), (("a", "b"), False)])
+def test_scaling_target_needs_identical_bits(digests, ok):
+    rows = [_row("avg2 f32 nhwc", 1, {"nd/copy": 0.5}, t=3.0, digest=digests[0]),
+            _row("avg2 f32 nhwc", 2, {"nd/copy": 0.5}, t=1.0, digest=digests[1])]
+    (five,) = [t for t in _bench.targets(rows) if t["target"] == 5]
+    assert five["measured"] == pytest.approx(3.0)
+    assert five["status"] == ("PASS" if ok else "FAIL")
+
+
+def test_catalogue_target_reports_the_excepted_methods():
+    catalogue = {"results": [{"method": "softpool", "vs_max_pool": 3.01},
+                             {"method": "lp_pool", "vs_max_pool": 2.99},
+                             {"method": "median_pool", "vs_max_pool": 30.0}]}
+    found = {t["what"].split(":")[0]: t["status"] for t in _bench.targets([], catalogue)}
+    assert found == {"softpool": "FAIL", "lp_pool": "PASS", "median_pool": "reported"}
