@@ -27,9 +27,21 @@ def test_measure_in_turns_stops_at_max_turns():
     assert len(calls) == 10 and times["a"]["runs"] == 5
 
 
-def _row(name, workers, ratios, t=None, digest="d"):
+def test_measure_in_turns_prepares_each_block_untimed():
+    order = []
+    fns = {("f", 1): lambda: order.append("f1"), ("f", 2): lambda: order.append("f2")}
+    prepare = {("f", 2): lambda: order.append("set 2")}
+    times = _bench.measure_in_turns(fns, budget=0.0, block=1, prepare=prepare)
+    assert order[:5] == ["f1", "f1", "set 2", "f2", "f2"]
+    assert times["f", 1]["runs"] == times["f", 2]["runs"] == 3
+
+
+def _row(name, workers, ratios, t=None, digest="d", copy=None):
+    times = {"ndpool": {"min": t}} if t is not None else {}
+    if copy is not None:
+        times["copy"] = {"min": copy}
     return {"name": name, "workers": workers, "ratios": ratios, "digest": digest,
-            "times": {"ndpool": {"min": t}} if t is not None else {}}
+            "times": times}
 
 
 def test_targets_judge_each_ratio_by_its_own_bound():
@@ -49,10 +61,11 @@ def test_targets_judge_each_ratio_by_its_own_bound():
 
 @pytest.mark.parametrize("digests, ok", [(("a", "a"), True), (("a", "b"), False)])
 def test_scaling_target_needs_identical_bits(digests, ok):
-    rows = [_row("avg2 f32 nhwc", 1, {"nd/copy": 0.5}, t=3.0, digest=digests[0]),
-            _row("avg2 f32 nhwc", 2, {"nd/copy": 0.5}, t=1.0, digest=digests[1])]
+    rows = [_row("avg2 f32 nhwc", 1, {"nd/copy": 0.5}, t=3.0, digest=digests[0], copy=5.0),
+            _row("avg2 f32 nhwc", 2, {"nd/copy": 0.5}, t=1.0, digest=digests[1], copy=4.0)]
     (five,) = [t for t in _bench.targets(rows) if t["target"] == 5]
     assert five["measured"] == pytest.approx(3.0)
+    assert five["what"].endswith(", copy 1.25")          # the copy's own 1 / 2 thread ratio
     assert five["status"] == ("PASS" if ok else "FAIL")
 
 

@@ -257,32 +257,36 @@ def measure(fn, budget, max_runs=1000):
     return {"min": min(times), "median": statistics.median(times), "runs": len(times)}
 
 
-def measure_in_turns(fns, budget, block=2, max_turns=300):
-    """Seconds per call of each of ``fns`` (name -> callable), timed in turns: each
+def measure_in_turns(fns, budget, block=2, max_turns=300, prepare=None):
+    """Seconds per call of each of ``fns`` (key -> callable), timed in turns: each
     turn calls every one of them ``block + 1`` times in a row and times all calls
     but the first, until ``budget`` seconds per callable have passed (at least 3
-    turns).
+    turns).  ``prepare`` (key -> callable, optional) runs before a block, untimed
+    (PyTorch's thread count).
 
-    Turns put the copy, the competitors and ndpool in the same moments of a shared
-    machine, so a slow second cannot make one of them look fast against the
-    others.  The untimed first call of a block absorbs the hand-over from the
-    previous callable: the OpenMP threads of a kernel spin for a while after it
-    returns, and on 2 cores they take time from whatever runs next (a copy on
-    Python threads measured 2 ms slower right after a pooling call).
+    Turns put the copy, the competitors and ndpool, at every thread count, in the
+    same moments of a shared machine, so a slow second cannot make one of them look
+    fast against the others.  The untimed first call of a block absorbs the
+    hand-over from the previous callable: the OpenMP threads of a kernel spin for a
+    while after it returns, and on 2 cores they take time from whatever runs next
+    (a copy on Python threads measured 2 ms slower right after a pooling call).
     """
-    times = {name: [] for name in fns}
+    prepare = prepare or {}
+    times = {key: [] for key in fns}
     end = time.perf_counter() + budget * len(fns)
     turns = 0
     while turns < 3 or (turns < max_turns and time.perf_counter() < end):
-        for name, fn in fns.items():
+        for key, fn in fns.items():
+            if key in prepare:
+                prepare[key]()
             fn()
             for _ in range(block):
                 start = time.perf_counter()
                 fn()
-                times[name].append(time.perf_counter() - start)
+                times[key].append(time.perf_counter() - start)
         turns += 1
-    return {name: {"min": min(t), "median": statistics.median(t), "runs": len(t)}
-            for name, t in times.items()}
+    return {key: {"min": min(t), "median": statistics.median(t), "runs": len(t)}
+            for key, t in times.items()}
 
 
 def verify(fn, ref, to_numpy=np.asarray):
@@ -302,7 +306,9 @@ def verify(fn, ref, to_numpy=np.asarray):
 def bench_case(case, workers, budget, quick):
     """Yield one result row per worker count.
 
-    NumPy and scikit-image run on one thread, so they are timed once and shared by rows.
+    NumPy and scikit-image run on one thread, so they are timed once and shared by
+    rows.  The copy, PyTorch and ndpool are timed in the same turns at every worker
+    count (measure_in_turns), so target 5's ratio of two thread counts is paired too.
     """
     x = make_input(case, quick)
     ref = numpy_pool(x, case)
@@ -319,29 +325,36 @@ def bench_case(case, workers, budget, quick):
     passed = {name for name, status in checks.items() if status.startswith(("ok", "reference"))}
     torch_fns = {name: fn for name, fn in torch_fns.items() if name in passed}
     times.update({name: measure(fn, budget) for name, fn in single.items() if name in passed})
+    fns, prepare, checks_at, digests = {}, {}, {}, {}
+    with contextlib.ExitStack() as stack:
+        for w in workers:
+            executor = stack.enter_context(ThreadPoolExecutor(w))
+            checks_at[w], digests[w] = ndpool_calls(x, ref, case, w, fns, dict(checks))
+            fns["copy", w] = copy_call(x, w, executor)
+            for name, fn in torch_fns.items():
+                fns[name, w] = fn
+                prepare[name, w] = functools.partial(torch.set_num_threads, w)
+        timed = measure_in_turns(fns, budget, prepare=prepare)
     for w in workers:
-        yield bench_workers(x, ref, case, w, budget, torch_fns, dict(times), dict(checks))
+        at_w = {name: t for (name, ww), t in timed.items() if ww == w}
+        yield {**make_row(case, x, ref, w, {**times, **at_w}, checks_at[w]),
+               "digest": digests[w]}
 
 
-def bench_workers(x, ref, case, w, budget, torch_fns, times, checks):
-    """Time copy, torch and ndpool (allocating and with out=) on w threads, in turns."""
-    if torch is not None:
-        torch.set_num_threads(w)
+def ndpool_calls(x, ref, case, w, fns, checks):
+    """Check ndpool on w threads (allocating, and with out=) and add the calls that
+    pass to ``fns`` under (name, w); return the checks and the result's digest."""
     got, checks["ndpool_alloc"] = verify(ndpool_call(x, case, w), ref)
-    digest = None
-    with ThreadPoolExecutor(w) as executor:
-        fns = {"copy": copy_call(x, w, executor), **torch_fns}
-        if checks["ndpool_alloc"].startswith("ok"):
-            fns["ndpool_alloc"] = ndpool_call(x, case, w)
-            digest = hashlib.sha256(np.ascontiguousarray(got).tobytes()).hexdigest()
-        if checks["ndpool_alloc"].startswith("ok") and case.api == "pool":  # block_reduce: no out=
-            out = np.empty_like(got)
-            fn = ndpool_call(x, case, w, out)
-            checks["ndpool"] = verify(fn, ref, lambda _: out)[1]
-            if checks["ndpool"].startswith("ok"):
-                fns["ndpool"] = fn
-        times.update(measure_in_turns(fns, budget))
-    return {**make_row(case, x, ref, w, times, checks), "digest": digest}
+    if not checks["ndpool_alloc"].startswith("ok"):
+        return checks, None
+    fns["ndpool_alloc", w] = ndpool_call(x, case, w)
+    if case.api == "pool":                                     # block_reduce: no out=
+        out = np.empty_like(got)
+        fn = ndpool_call(x, case, w, out)
+        checks["ndpool"] = verify(fn, ref, lambda _: out)[1]
+        if checks["ndpool"].startswith("ok"):
+            fns["ndpool", w] = fn
+    return checks, hashlib.sha256(np.ascontiguousarray(got).tobytes()).hexdigest()
 
 
 def make_row(case, x, ref, workers, times, checks):
@@ -471,7 +484,10 @@ def targets(rows, catalogue=None):
             t1, t2 = (r["times"].get("ndpool", r["times"].get("ndpool_alloc")) for r in (one, two))
             v = t1["min"] / t2["min"] if t1 and t2 else None
             same = one["digest"] is not None and one["digest"] == two["digest"]
-            add(5, f"{name}: t(w=1)/t(w=2), bit-identical: {same}", v, f">= {SCALING}",
+            # the copy's own scaling in the same turns: what the memory gives two threads
+            c1, c2 = (r["times"].get("copy") for r in (one, two))
+            copy = f", copy {c1['min'] / c2['min']:.2f}" if c1 and c2 else ""
+            add(5, f"{name}: t(w=1)/t(w=2), bit-identical: {same}{copy}", v, f">= {SCALING}",
                 v is not None and v >= SCALING and same)
     for r in (catalogue or {}).get("results", []):
         excepted = r["method"] in NO_CLIFF_EXCEPTED
