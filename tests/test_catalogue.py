@@ -1071,6 +1071,33 @@ def test_fused_stochastic_draws_equal_the_gather_kernel(data):
     assert alone[1] is None and alone[0].tobytes() == values.tobytes()
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.int16])
+@pytest.mark.parametrize("kernel, stride, inner", [((3, 3), 2, 1), ((2, 2), 2, 1),
+                                                   ((3, 3), 1, 1), ((3, 3), 2, 3)])
+def test_stochastic_draws_at_exact_ties_equal_the_gather_kernel(dtype, kernel, stride, inner):
+    """Targets u * s that equal a running sum exactly: integer activations (many
+    zeros and negatives) and u in {0, 1/4, 1/2, 3/4}, so that u * s is exact and
+    often a window's partial sum.  The draw is the first tap whose running sum
+    passes the target (strictly), never a tap without mass: the fused sweep
+    (four windows at a time for single channels) and the gather kernel agree, bit
+    for bit, with wide rows so that the four-window path runs."""
+    from ndpool import _engine, _gather
+    from ndpool._spec import WindowSpec
+    rng = np.random.default_rng(7)
+    x = rng.integers(-2, 4, (3, 11, 41, inner)).astype(dtype)
+    x[rng.random(x.shape) < 0.3] = 0
+    spec = WindowSpec(x, kernel, stride, 1, 1, False, (1, 2), None)
+    u = rng.choice([0.0, 0.25, 0.5, 0.75], spec.out_shape)
+    fused = _engine.stochastic_sample(spec.x, spec.axes, spec.plans, u, with_index=True,
+                                      nthreads=2)
+    values, index = _gather.stochastic_sample(spec.x, spec.axes, spec.plans, u, 2)
+    assert fused[0].tobytes() == _engine._from_kernel(values, x.dtype).tobytes()
+    assert fused[1].tobytes() == index.tobytes()
+    drawn = np.take_along_axis(x.reshape(3, -1, inner), index.reshape(3, -1, inner), axis=1)
+    has_mass = ndpool.max_pool(x, kernel, stride, 1, axes=(1, 2)).reshape(drawn.shape) > 0
+    assert (drawn[has_mass] > 0).all()          # a window with mass never draws a tap without
+
+
 @examples(100)
 @given(data=st.data())
 def test_mixed_and_gated_sweep_equal_the_separate_pools(data):
