@@ -1606,27 +1606,25 @@ def stochastic_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, 
                         has_nan = False
                         ninf = 0
                         poff = 0
-                        for k in range(nr):
-                            for jw in range(cw):
-                                off = roff[k] + jw * wdil
-                                a = <double>xw[off * inner]
-                                if a != a:                 # rare: a branch is fine
-                                    has_nan = True
-                                    poff = off
-                                ninf = ninf + (a == INFINITY)
-                                s = s + (a if a > zero else zero)   # +inf: unused below
+                        for k in range(n):
+                            off = tap[k]
+                            a = <double>xw[off * inner]
+                            if a != a:                     # rare: a branch is fine
+                                has_nan = True
+                                poff = off
+                            ninf = ninf + (a == INFINITY)
+                            s = s + (a if a > zero else zero)   # +inf: unused below
                         if not has_nan and ninf:
                             # Infinite activations hold all the mass: draw one of them.
                             t = <intp>(urow[ow * inner + i] * ninf)
                             found = False
-                            for k in range(nr):
-                                for jw in range(cw):
-                                    off = roff[k] + jw * wdil
-                                    if not found and <double>xw[off * inner] == INFINITY:
-                                        if t == 0:
-                                            poff = off
-                                            found = True
-                                        t = t - 1
+                            for k in range(n):
+                                off = tap[k]
+                                if not found and <double>xw[off * inner] == INFINITY:
+                                    if t == 0:
+                                        poff = off
+                                        found = True
+                                    t = t - 1
                         elif not has_nan:
                             if s > 0:
                                 # Every tap is visited, with no exit: where the sum
@@ -1645,7 +1643,7 @@ def stochastic_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, 
                                 pick = <intp>(urow[ow * inner + i] * n)
                                 if pick >= n:
                                     pick = n - 1
-                                poff = roff[pick // cw] + (pick % cw) * wdil
+                                poff = tap[pick]
                         yrow[ow * inner + i] = xw[poff * inner] \
                             if (has_nan or ninf or s > 0) else 0
                         if with_index:
