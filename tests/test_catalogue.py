@@ -1036,6 +1036,26 @@ def test_fused_window_responses_equal_the_gather_kernel(data):
     assert fused.tobytes() == general.tobytes()
 
 
+@pytest.mark.parametrize("nk", [1, 3])
+@pytest.mark.parametrize("kw_, stride", [(1, 1), (2, 2), (3, 2), (4, 3), (5, 2), (6, 4),
+                                         (7, 1), (7, 5)])
+@pytest.mark.parametrize("dilation", [1, 2, 3])
+def test_fused_window_responses_on_wide_rows(nk, kw_, stride, dilation):
+    """Wide rows, so that most windows are whole: their taps go one to three at a
+    time (window._wsum_taps), read in place or from the row split into its
+    phases (several filters, stride <= 8).  Every grouping of 1 to 7 taps must
+    add in the gather kernel's order: the same bits."""
+    from ndpool import _engine, _gather
+    from ndpool._spec import WindowSpec
+    rng = np.random.default_rng(kw_ * 100 + stride * 10 + dilation)
+    x = rng.standard_normal((2, 4, 61)).astype(np.float32)
+    weights = rng.standard_normal((nk, 2, kw_))
+    spec = WindowSpec(x, (2, kw_), stride, (1, kw_ // 2), dilation, False, (1, 2), None)
+    fused = _engine.window_weighted(spec.x, spec.axes, spec.plans, weights, nthreads=2)
+    general = _gather.weighted(spec.x, spec.axes, spec.plans, weights, 2)
+    assert fused.tobytes() == general.tobytes()
+
+
 @examples(150)
 @given(data=st.data())
 def test_fused_stochastic_draws_equal_the_gather_kernel(data):

@@ -1003,14 +1003,16 @@ cdef inline void _wsum_row_edges(const numeric* xr, double* yr, intp inner,
 cdef inline void _wsum_row_regular(const numeric* xr, double* yr, intp inner,
                                    const double* wr, intp wlo, intp whi, intp wstride,
                                    intp woff, intp wkernel, intp wdil) noexcept nogil:
-    cdef intp ow, jw, i, c0
+    cdef intp ow, jw, i, c0, g
     cdef double wt
-    if inner == 1:      # taps outermost: one multiply-add per output and tap
-        for jw in range(wkernel):
-            wt = wr[jw]
+    if inner == 1:      # taps outermost, up to three at a time (_wsum_taps)
+        jw = 0
+        while jw < wkernel:
+            g = wkernel - jw if wkernel - jw < 3 else 3
             c0 = woff + jw * wdil
-            for ow in range(wlo, whi):
-                yr[ow] += wt * <double>xr[c0 + ow * wstride]
+            _wsum_taps(xr + c0, xr + c0 + (g - 1 > 0) * wdil, xr + c0 + (g - 1) * wdil,
+                       wstride, g, wr + jw, yr, wlo, whi)
+            jw = jw + g
         return
     for ow in range(wlo, whi):
         for jw in range(wkernel):
@@ -1020,10 +1022,37 @@ cdef inline void _wsum_row_regular(const numeric* xr, double* yr, intp inner,
                 yr[ow * inner + i] += wt * <double>xr[c0 + i]
 
 
+cdef inline void _wsum_taps(const numeric* s0, const numeric* s1, const numeric* s2,
+                            intp step, intp g, const double* wt, double* yr,
+                            intp wlo, intp whi) noexcept nogil:
+    """yr[ow] += wt[j] * sj[ow * step] for the g (1, 2 or 3) taps j in order (s1 and
+    s2 unread where g does not reach them: callers pass the last tap's), wlo <= ow < whi: the additions of g
+    one-tap passes, in their order, so the same bits, with one load and store of
+    yr instead of g (the one-tap passes were bound by them)."""
+    cdef intp ow
+    cdef double w0 = wt[0], w1 = wt[1] if g > 1 else 0, w2 = wt[2] if g > 2 else 0
+    if g == 3:
+        for ow in range(wlo, whi):
+            yr[ow] = ((yr[ow] + w0 * <double>s0[ow * step]) + w1 * <double>s1[ow * step]) \
+                + w2 * <double>s2[ow * step]
+    elif g == 2:
+        for ow in range(wlo, whi):
+            yr[ow] = (yr[ow] + w0 * <double>s0[ow * step]) + w1 * <double>s1[ow * step]
+    else:
+        for ow in range(wlo, whi):
+            yr[ow] = yr[ow] + w0 * <double>s0[ow * step]
+
+
 cdef enum:
     # Strides up to this are split into phases (the split loops over the phases, and
     # its buffer holds wstride * ceil(W / wstride) values).
     MAX_PHASES = 8
+
+
+cdef inline const double* _phase_at(const double* ph, intp plen, intp c,
+                                    intp wstride) noexcept nogil:
+    """Where input column c (>= 0) lies in the row split into phases."""
+    return ph + (c % wstride) * plen + c // wstride
 
 
 cdef inline void _wsum_row_phases(const double* ph, intp plen, double* yr,
@@ -1032,16 +1061,17 @@ cdef inline void _wsum_row_phases(const double* ph, intp plen, double* yr,
     """_wsum_row_regular for ``inner == 1`` from the row split into ``wstride``
     phases (``ph[p * plen + j] = x[p + j * wstride]``, see _split_phases): each
     tap reads one phase contiguously, so the loop vectorises; the same
-    additions in the same order."""
-    cdef intp ow, jw, c0, n = whi - wlo
-    cdef const double* src
-    cdef double wt
-    for jw in range(wkernel):
-        wt = wr[jw]
+    additions in the same order, up to three taps at a time (_wsum_taps)."""
+    cdef intp jw, c0, g, n = whi - wlo
+    jw = 0
+    while jw < wkernel:
+        g = wkernel - jw if wkernel - jw < 3 else 3
         c0 = woff + wlo * wstride + jw * wdil        # >= 0: regular windows are inside
-        src = ph + (c0 % wstride) * plen + c0 // wstride
-        for ow in range(n):
-            yr[wlo + ow] += wt * src[ow]
+        _wsum_taps(_phase_at(ph, plen, c0, wstride),
+                   _phase_at(ph, plen, c0 + (g - 1 > 0) * wdil, wstride),
+                   _phase_at(ph, plen, c0 + (g - 1) * wdil, wstride),
+                   1, g, wr + jw, yr + wlo, 0, n)
+        jw = jw + g
 
 
 cdef inline void _split_phases(const numeric* xr, double* ph, intp w, intp wstride,
