@@ -49,6 +49,26 @@ def _mix(s, a, b):
     return a
 
 
+# Elements per piece of _by_pieces: a few float64 arrays of this many stay in a
+# core's L2 cache through the NumPy passes of a sigmoid and a blend.
+_PIECE = 2**17
+
+
+def _by_pieces(func, arrays):
+    """``func(*pieces)`` over aligned pieces of _PIECE elements of C-contiguous arrays
+    of one size (flat views, so ``func`` writes through).  For elementwise ``func``
+    the result is that of one call on the whole arrays, bit for bit, with each
+    piece's passes in cache instead of each pass over memory: tree pooling's
+    gates, blends and cast of the catalogue input (2**21 outputs, two leaves)
+    took 7.4 ms instead of 9.5 ms.  One thread: Python threads started right
+    after a kernel call compete with its OpenMP threads, which spin for a while
+    before they sleep (tried: 2 threads were slower on 2 cores)."""
+    assert all(a.flags.c_contiguous for a in arrays)      # else reshape would copy
+    flat = [a.reshape(-1) for a in arrays]
+    for lo in range(0, flat[0].size, _PIECE):
+        func(*(f[lo:lo + _PIECE] for f in flat))
+
+
 def _weighted(spec, weights, nthreads):
     """Window responses to kernel-shaped filters: the engine's fused sweep when the
     pooled axes are adjacent, else the general gather (the same bits either way)."""
@@ -208,8 +228,19 @@ def _tree(spec, nthreads, leaves, gates):
     if len(w) != n - 1:
         raise ValueError(f"gates must hold len(leaves) - 1 = {n - 1} filters, got {len(w)}")
     resp = _weighted(spec, np.concatenate([w, v]), nthreads)
-    node = [resp[..., i] for i in range(2 * n - 1)]     # gates 0..n-2, then leaves
-    for i in range(n - 2, -1, -1):
-        node[i] = _mix(_sigmoid(node[i]), node[2 * i + 1], node[2 * i + 2])
-    _engine._fill_empty(node[0], spec.axes, spec.plans, 0)
-    return node[0].astype(mean_dtype(spec.x.dtype), copy=False)
+    # gates 0..n-2, then leaves: views from window_weighted, copies from the gather
+    node = [np.ascontiguousarray(resp[..., i]) for i in range(2 * n - 1)]
+    out = np.empty(spec.out_shape, mean_dtype(spec.x.dtype))
+
+    def evaluate(out, *piece):
+        """The tree on one piece of every response: node i = the blend of its
+        children by its gate (into its left child's piece), children first; the
+        root rounded into ``out``."""
+        piece = list(piece)
+        for i in range(n - 2, -1, -1):
+            piece[i] = _mix(_sigmoid(piece[i]), piece[2 * i + 1], piece[2 * i + 2])
+        out[...] = piece[0]
+
+    _by_pieces(evaluate, [out] + node)
+    _engine._fill_empty(out, spec.axes, spec.plans, 0)
+    return out
