@@ -799,6 +799,27 @@ def test_tree_heap_order():
     np.testing.assert_allclose(ndpool.tree_pool(z, lv, np.zeros((1, 2, 2)), 2), [[5.0]])
 
 
+
+@pytest.mark.parametrize("axes", [(2, 3), (1, 3)], ids=["adjacent", "apart"])
+def test_tree_in_pieces_equals_the_whole_arrays(axes, monkeypatch):
+    """Tree pooling evaluates its gates and blends on pieces of the responses
+    (mixing._by_pieces), each into its left child's piece.  An output of several
+    pieces and a ragged last one, depth 2, must give the bytes of the same
+    passes over the whole arrays; the gather kernel's strided responses (axes
+    apart) too."""
+    from ndpool import mixing
+    rng = np.random.default_rng(21)
+    x = rng.standard_normal((3, 7, 301, 347)).astype(np.float32)
+    leaves = rng.standard_normal((4, 2, 3))
+    gates = rng.standard_normal((3, 2, 3))
+    got = ndpool.tree_pool(x, leaves, gates, (2, 3), axes=axes)
+    assert got.size > 2 * mixing._PIECE and got.size % mixing._PIECE
+    monkeypatch.setattr(mixing, "_PIECE", got.size)
+    want = ndpool.tree_pool(x, leaves, gates, (2, 3), axes=axes)
+    assert got.dtype == want.dtype == np.float32
+    assert got.tobytes() == want.tobytes()
+
+
 # ---- threads ---------------------------------------------------------------------
 
 @pytest.mark.parametrize("method", ["lp", "power_mean", "softpool", "lse", "median",
