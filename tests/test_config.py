@@ -43,6 +43,19 @@ def test_cli_info_and_errors(tmp_path):
     assert bad.returncode != 0 and "invalid choice" in bad.stderr
 
 
+
+def test_cli_bench_passes_its_options_on():
+    """``ndpool bench`` hands everything after it to the harness, options first
+    included (README: ``ndpool bench --list``)."""
+    run = [sys.executable, "-m", "ndpool", "bench"]
+    out = subprocess.run(run + ["--list", "--cases", "tiny"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "max2 f32 tiny" in out.stdout and "nchw" not in out.stdout
+    none = subprocess.run(run + ["--cases", "no such case"], capture_output=True, text=True)
+    assert none.returncode == 2 and "no case matches" in none.stdout
+    helped = subprocess.run(run + ["--help"], capture_output=True, text=True)
+    assert helped.returncode == 0 and "--cases" in helped.stdout
+
 def test_cli_demo_writes_figure(tmp_path):
     pytest.importorskip("skimage")
     pytest.importorskip("matplotlib")

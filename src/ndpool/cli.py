@@ -299,6 +299,12 @@ def build_parser():
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
+    if argv[:1] == ["bench"]:
+        # Everything after "bench" is the harness's own command line.  argparse's
+        # REMAINDER does not take arguments that start with "-" right after a
+        # subcommand ("ndpool bench --list" was an error), so they skip the parser.
+        return _bench(argparse.Namespace(bench_args=argv[1:]))
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
