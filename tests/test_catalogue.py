@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import ndpool
 import reference_catalogue as ref
-from hyp import examples
+from hyp import examples, in_layout
 from reference import plan_axis
 
 DTYPES = [np.bool_, np.int8, np.uint8, np.int16, np.uint16, np.int32, np.uint32,
@@ -130,18 +130,7 @@ def make_data(rng, shape, dtype, kind, *, nan=True, inf=True):
 
 def as_input(case):
     """The case's array in its memory layout variant, read-only (same values)."""
-    x = case["x"]
-    v = case["variant"]
-    if v == "fortran":
-        x = np.asfortranarray(x)
-    elif v == "reversed":
-        x = np.flip(np.flip(x).copy())
-    elif v == "swapped":
-        x = x.astype(x.dtype.newbyteorder())
-    else:
-        x = x.copy()
-    x.flags.writeable = False
-    return x
+    return in_layout(case["x"], case["variant"])
 
 
 def call(func, case, *params, **extra):

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 import ndpool
 import reference_spectral as ref
-from hyp import examples
+from hyp import drawn_layout, examples
 from ndpool import second_order
 from ndpool.second_order import attention_pool, bilinear_pool
 
@@ -58,20 +58,6 @@ def make_data(rng, shape, dtype, *, big=False):
     return (3 * rng.standard_normal(shape)).astype(dtype)
 
 
-def variant(draw, x):
-    v = draw(st.sampled_from(["c", "fortran", "reversed", "swapped"]))
-    if v == "fortran":
-        x = np.asfortranarray(x)
-    elif v == "reversed":
-        x = np.flip(np.flip(x).copy())
-    elif v == "swapped":
-        x = x.astype(x.dtype.newbyteorder())
-    else:
-        x = x.copy()
-    x.flags.writeable = False
-    return x
-
-
 RTOL = {np.dtype(np.float16): 5e-3, np.dtype(np.float32): 2e-5, np.dtype(np.float64): 1e-11}
 
 
@@ -101,9 +87,9 @@ def test_bilinear_pool(dtype, data):
         yshape[lay["channel"]] = data.draw(st.integers(1, 4))
         y = make_data(rng, tuple(yshape), ydtype)
     want = ref.bilinear_pool(x, y, lay["channel"], lay["pooled"], normalize)
-    xin = variant(data.draw, x)
+    xin = drawn_layout(data.draw, x)
     before = xin.copy()
-    got = bilinear_pool(xin, None if y is None else variant(data.draw, y),
+    got = bilinear_pool(xin, None if y is None else drawn_layout(data.draw, y),
                         normalize=normalize, **lay["kw"])
     np.testing.assert_array_equal(xin, before)
     xs = float(np.abs(x.astype(np.float64)).max()) if x.size else 1.0
@@ -164,7 +150,7 @@ def test_attention_pool(dtype, data):
     if np.dtype(dtype).kind in "iu" or np.dtype(dtype) == np.float16:
         beta = beta / max(xs, 1.0) ** 2       # keep the softmax well-conditioned
     want = ref.attention_pool(x, query, beta, lay["channel"], lay["pooled"], keepdims)
-    xin = variant(data.draw, x)
+    xin = drawn_layout(data.draw, x)
     before = xin.copy()
     # positions in chunks of any size (the default keeps small inputs whole)
     chunk = data.draw(st.sampled_from([None, 1, 40, 300]), label="chunk bytes")

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import ndpool
 import reference_spectral as ref
-from hyp import examples
+from hyp import drawn_layout, examples
 from ndpool import spectral
 from ndpool.spectral import blur_pool, max_blur_pool, wavelet_pool
 
@@ -88,21 +88,6 @@ def make_data(rng, shape, dtype, *, special=True):
     return x
 
 
-def variant(draw, x):
-    """The same values in another memory layout, read-only."""
-    v = draw(st.sampled_from(["c", "fortran", "reversed", "swapped"]))
-    if v == "fortran":
-        x = np.asfortranarray(x)
-    elif v == "reversed":
-        x = np.flip(np.flip(x).copy())
-    elif v == "swapped":
-        x = x.astype(x.dtype.newbyteorder())
-    else:
-        x = x.copy()
-    x.flags.writeable = False
-    return x
-
-
 def scale(x):
     a = np.abs(np.asarray(x, np.float64))
     a = a[np.isfinite(a)]
@@ -159,7 +144,7 @@ def _blur_case(data, dtype, *, max_kernel=False):
 def test_blur_pool(dtype, data):
     layout, kernel_size, ks, stride, ss, _, _, mode, x = _blur_case(data, dtype)
     want = ref.blur_pool(x, ks, ss, mode, layout["pooled"])
-    got = call(blur_pool, variant(data.draw, x), kernel_size, stride, mode, **layout["kw"])
+    got = call(blur_pool, drawn_layout(data.draw, x), kernel_size, stride, mode, **layout["kw"])
     assert_close(got, want, dtype, x, len(ks))
 
 
@@ -170,7 +155,7 @@ def test_max_blur_pool(dtype, data):
     layout, kernel_size, ks, stride, ss, mk_given, mk, mode, x = _blur_case(
         data, dtype, max_kernel=True)
     want = ref.max_blur_pool(x, ks, ss, mk, mode, layout["pooled"])
-    got = call(max_blur_pool, variant(data.draw, x), kernel_size, stride, mk_given,
+    got = call(max_blur_pool, drawn_layout(data.draw, x), kernel_size, stride, mk_given,
                padding_mode=mode, **layout["kw"])
     assert_close(got, want, dtype, x, len(ks))
 
@@ -293,7 +278,7 @@ def test_haar_without_pywavelets(dtype, data):
     if layout["mode"] == "sequence":      # no per-axis parameter: name the axes
         kw = dict(kw, axes=tuple(layout["pooled"]))
     want = ref.haar_pool(x, layout["pooled"])
-    got = call(wavelet_pool, variant(data.draw, x), **kw)
+    got = call(wavelet_pool, drawn_layout(data.draw, x), **kw)
     assert_close(got, want, dtype, x, len(layout["pooled"]))
 
 
@@ -312,7 +297,7 @@ def test_wavelet_pool_vs_pywavelets(dtype, data):
     x = make_data(rng, layout["shape"], dtype, special=False)
     kw = dict(layout["kw"], axes=tuple(layout["pooled"]))
     want = ref.wavelet_pool(x, wavelet, layout["pooled"])
-    got = call(wavelet_pool, variant(data.draw, x), wavelet, **kw)
+    got = call(wavelet_pool, drawn_layout(data.draw, x), wavelet, **kw)
     # PyWavelets' own filters reconstruct to ~1e-11; dmey's round trip is done twice.
     assert got.dtype == result_dtype(dtype) and got.shape == want.shape
     tol = max(EPS[got.dtype], 1e-10) * 4 * scale(x)
