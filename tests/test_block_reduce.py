@@ -353,14 +353,3 @@ def test_non_numeric_dtypes_take_skimage_path():
     assert_same(block_reduce(x, 2, np.sum), sk_block_reduce(x, 2, np.sum))
     x = np.arange(12, dtype=object).reshape(3, 4)
     assert_same(block_reduce(x, 2, np.max), sk_block_reduce(x, 2, np.max))
-
-
-def test_docstring_examples(monkeypatch):
-    import doctest
-
-    import ndpool
-    from ndpool import blockreduce
-    for name in blockreduce.__all__:   # whether or not ndpool exports them yet
-        monkeypatch.setattr(ndpool, name, getattr(blockreduce, name), raising=False)
-    result = doctest.testmod(blockreduce, optionflags=doctest.NORMALIZE_WHITESPACE)
-    assert result.attempted and not result.failed

@@ -275,14 +275,6 @@ def test_per_sample_query_accepted():
         np.testing.assert_allclose(got[n], attention_pool(x[n], q[n], channel_axis=0))
 
 
-def test_docstring_examples(monkeypatch):
-    import doctest
-    for name in second_order.__all__:        # until ndpool/__init__ exports them
-        monkeypatch.setattr(ndpool, name, getattr(second_order, name), raising=False)
-    result = doctest.testmod(second_order, optionflags=doctest.NORMALIZE_WHITESPACE)
-    assert result.attempted > 0 and result.failed == 0
-
-
 def test_exported():
     for name in second_order.__all__:
         assert getattr(ndpool, name, None) is getattr(second_order, name), name

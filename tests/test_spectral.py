@@ -361,14 +361,6 @@ def test_errors(call_, exc, match):
         call_()
 
 
-def test_docstring_examples(monkeypatch):
-    import doctest
-    for name in spectral.__all__:           # until ndpool/__init__ exports them
-        monkeypatch.setattr(ndpool, name, getattr(spectral, name), raising=False)
-    result = doctest.testmod(spectral, optionflags=doctest.NORMALIZE_WHITESPACE)
-    assert result.attempted > 0 and result.failed == 0
-
-
 def test_exported():
     for name in spectral.__all__:
         assert getattr(ndpool, name, None) is getattr(spectral, name), name
