@@ -1025,10 +1025,11 @@ cdef inline void _wsum_row_regular(const numeric* xr, double* yr, intp inner,
 cdef inline void _wsum_taps(const numeric* s0, const numeric* s1, const numeric* s2,
                             intp step, intp g, const double* wt, double* yr,
                             intp wlo, intp whi) noexcept nogil:
-    """yr[ow] += wt[j] * sj[ow * step] for the g (1, 2 or 3) taps j in order (s1 and
-    s2 unread where g does not reach them: callers pass the last tap's), wlo <= ow < whi: the additions of g
-    one-tap passes, in their order, so the same bits, with one load and store of
-    yr instead of g (the one-tap passes were bound by them)."""
+    """yr[ow] += wt[j] * sj[ow * step] for the g (1, 2 or 3) taps j in order, for
+    wlo <= ow < whi (s1 and s2 are not read where g does not reach them; callers
+    pass the last tap's).  The additions of g one-tap passes, in their order, so
+    the same bits, with one load and store of yr instead of g: the one-tap
+    passes were bound by them."""
     cdef intp ow
     cdef double w0 = wt[0], w1 = wt[1] if g > 1 else 0, w2 = wt[2] if g > 2 else 0
     if g == 3:
