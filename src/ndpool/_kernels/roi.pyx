@@ -177,6 +177,49 @@ def align_axis(const floating[::1] start,   # IN  (K,) box start on this axis, s
                 wlo[r] = <floating>(1.0 - frac)
 
 
+cdef inline void _add_bin(const floating* base, intp cstride, intp pstride, intp w_n,
+                          intp cn, floating* buf, intp ny, intp nx, intp ry0, intp rx0,
+                          const intp[::1] ylo, const intp[::1] yhi,
+                          const floating[::1] wylo, const floating[::1] wyhi,
+                          const intp[::1] xlo, const intp[::1] xhi,
+                          const floating[::1] wxlo, const floating[::1] wxhi) noexcept nogil:
+    """buf[i] += every valid bilinear sample of one bin, for the channels i < cn.
+    The bin's grid is ny x nx samples, rows ry0.. of the y table and rx0.. of the
+    x table (align_axis); an invalid sample (a negative low index) adds nothing.
+    Channel i of pixel (y, x) is base[i * cstride + (y * w_n + x) * pstride]:
+    planes (cstride H * W, pstride 1) or channels last (cstride 1, pstride C)."""
+    cdef intp iy, ix, ry, rx, y0, y1, x0, x1, i, j1, j2, j3, j4
+    cdef floating ay, by, ax, bx, w1, w2, w3, w4
+    cdef const floating* p
+    for iy in range(ny):
+        ry = ry0 + iy
+        y0 = ylo[ry]
+        if y0 < 0:
+            continue
+        y1 = yhi[ry]
+        ay = wylo[ry]
+        by = wyhi[ry]
+        for ix in range(nx):
+            rx = rx0 + ix
+            x0 = xlo[rx]
+            if x0 < 0:
+                continue
+            x1 = xhi[rx]
+            ax = wxlo[rx]
+            bx = wxhi[rx]
+            w1 = ay * ax
+            w2 = ay * bx
+            w3 = by * ax
+            w4 = by * bx
+            j1 = (y0 * w_n + x0) * pstride
+            j2 = (y0 * w_n + x1) * pstride
+            j3 = (y1 * w_n + x0) * pstride
+            j4 = (y1 * w_n + x1) * pstride
+            for i in range(cn):
+                p = base + i * cstride
+                buf[i] = buf[i] + (w1 * p[j1] + w2 * p[j2] + w3 * p[j3] + w4 * p[j4])
+
+
 def align(const floating[:, :, :, ::1] x,   # IN  (N, C, H, W) or (N, H, W, C)
           floating[:, :, :, ::1] out,       # OUT (K, C, PH, PW) or (K, PH, PW, C)
           const intp[::1] batch,            # IN  (K,) image of each box
@@ -192,20 +235,17 @@ def align(const floating[:, :, :, ::1] x,   # IN  (N, C, H, W) or (N, H, W, C)
     """out = combine(mean of the bilinear samples of every bin, out), per ``fuse``.
 
     Invalid samples contribute 0; a bin without samples gives 0.  The divisor
-    is the full grid, valid or not.
+    is the full grid, valid or not.  Planes go a block of CBLOCK channels of one
+    box at a time; channels last, a bin at a time over all channels (_add_bin).
     """
     cdef intp nk = batch.shape[0]
     cdef intp nc = out.shape[3] if channels_last else out.shape[1]
-    cdef intp w_n = x.shape[3], hw = x.shape[2] * x.shape[3]
+    cdef intp hw = x.shape[2] * x.shape[3]
     cdef intp nblocks = (nc + CBLOCK - 1) // CBLOCK
-    cdef intp u, k, c0, cn, b, ph, pw, iy, ix, ry, rx, y0, y1, x0, x1, i, j1, j2, j3, j4
-    cdef floating acc, count, ay, by, ax, bx, w1, w2, w3, w4
+    cdef intp u, k, c0, cn, b, ph, pw, i
+    cdef floating count
     cdef floating* o
     cdef floating* buf
-    cdef const floating* p1
-    cdef const floating* p2
-    cdef const floating* p3
-    cdef const floating* p4
     cdef const floating* plane
     if not channels_last:
         with nogil, parallel(num_threads=nthreads):
@@ -221,34 +261,9 @@ def align(const floating[:, :, :, ::1] x,   # IN  (N, C, H, W) or (N, H, W, C)
                     for pw in range(pw_n):
                         for i in range(cn):
                             buf[i] = 0
-                        for iy in range(gh[k]):
-                            ry = yfirst[k] + ph * gh[k] + iy
-                            y0 = ylo[ry]
-                            if y0 < 0:
-                                continue
-                            y1 = yhi[ry]
-                            ay = wylo[ry]
-                            by = wyhi[ry]
-                            for ix in range(gw[k]):
-                                rx = xfirst[k] + pw * gw[k] + ix
-                                x0 = xlo[rx]
-                                if x0 < 0:
-                                    continue
-                                x1 = xhi[rx]
-                                ax = wxlo[rx]
-                                bx = wxhi[rx]
-                                w1 = ay * ax
-                                w2 = ay * bx
-                                w3 = by * ax
-                                w4 = by * bx
-                                j1 = y0 * w_n + x0
-                                j2 = y0 * w_n + x1
-                                j3 = y1 * w_n + x0
-                                j4 = y1 * w_n + x1
-                                for i in range(cn):
-                                    p1 = plane + i * hw
-                                    buf[i] = buf[i] + (w1 * p1[j1] + w2 * p1[j2]
-                                                       + w3 * p1[j3] + w4 * p1[j4])
+                        _add_bin(plane, hw, 1, x.shape[3], cn, buf, gh[k], gw[k],
+                                 yfirst[k] + ph * gh[k], xfirst[k] + pw * gw[k],
+                                 ylo, yhi, wylo, wyhi, xlo, xhi, wxlo, wxhi)
                         for i in range(cn):
                             out[k, c0 + i, ph, pw] = combine(buf[i] / count,
                                                              out[k, c0 + i, ph, pw], fuse)
@@ -264,32 +279,10 @@ def align(const floating[:, :, :, ::1] x,   # IN  (N, C, H, W) or (N, H, W, C)
             count = <floating>(gh[k] * gw[k]) if gh[k] * gw[k] > 0 else 1
             for i in range(nc):
                 buf[i] = 0
-            for iy in range(gh[k]):
-                ry = yfirst[k] + ph * gh[k] + iy
-                y0 = ylo[ry]
-                if y0 < 0:
-                    continue
-                y1 = yhi[ry]
-                ay = wylo[ry]
-                by = wyhi[ry]
-                for ix in range(gw[k]):
-                    rx = xfirst[k] + pw * gw[k] + ix
-                    x0 = xlo[rx]
-                    if x0 < 0:
-                        continue
-                    x1 = xhi[rx]
-                    ax = wxlo[rx]
-                    bx = wxhi[rx]
-                    w1 = ay * ax
-                    w2 = ay * bx
-                    w3 = by * ax
-                    w4 = by * bx
-                    p1 = &x[b, y0, x0, 0]
-                    p2 = &x[b, y0, x1, 0]
-                    p3 = &x[b, y1, x0, 0]
-                    p4 = &x[b, y1, x1, 0]
-                    for i in range(nc):
-                        buf[i] = buf[i] + (w1 * p1[i] + w2 * p2[i] + w3 * p3[i] + w4 * p4[i])
+            # the channel stride a literal 1, so that the channel loop vectorises
+            _add_bin(&x[b, 0, 0, 0], 1, nc, x.shape[2], nc, buf, gh[k], gw[k],
+                     yfirst[k] + ph * gh[k], xfirst[k] + pw * gw[k],
+                     ylo, yhi, wylo, wyhi, xlo, xhi, wxlo, wxhi)
             o = &out[k, ph, pw, 0]
             for i in range(nc):
                 o[i] = combine(buf[i] / count, o[i], fuse)
