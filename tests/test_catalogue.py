@@ -5,6 +5,7 @@ order), every window parameter and every dtype class; plus the methods' limits,
 torch's lp_pool, statistics of stochastic sampling, and bad parameters.
 """
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -729,6 +730,38 @@ def test_mixed_and_gated_round_once(window, alpha, dtype):
     assert_close(ndpool.mixed_pool(x, alpha, 3), want)
     gate = np.full(3, np.log(alpha / (1 - alpha)) / x.astype(np.float64).sum())
     assert_close(ndpool.gated_pool(x, gate, 3), ref.gated_pool(x, gate, 3))
+
+
+def test_mixed_pool_blends_infinities_without_a_warning():
+    """A per-channel alpha blends in NumPy (_mix): alpha = 1 over a window holding
+    inf gives 1 * inf + 0 * inf = NaN (so does alpha = 0; 0 < alpha < 1 gives
+    inf), as the formula reads and as the kernel's blend gives, and no
+    RuntimeWarning (0 * inf is expected here)."""
+    x = np.zeros((1, 3, 4, 4))
+    x[0, :, 0, 0] = np.inf
+    alpha = np.array([1.0, 0.5, 0.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = ndpool.mixed_pool(x, alpha, 2, axes=(2, 3), channel_axis=1)
+        scalar = ndpool.mixed_pool(x[:, :1], 1.0, 2, axes=(2, 3), channel_axis=1)
+    assert np.isnan(got[0, 0, 0, 0]) and np.isnan(scalar[0, 0, 0, 0])
+    assert got[0, 1, 0, 0] == np.inf and np.isnan(got[0, 2, 0, 0])
+    assert np.all(got[..., 1:] == 0) and np.all(got[..., 1:, :] == 0)
+
+
+def test_gate_sigmoid_keeps_its_relative_accuracy_in_both_tails():
+    """The gates' sigmoid against the reference's two-branch form, to a few ulps
+    relative from z = -700 to z = 40, and exactly at 0, +-inf and NaN (below
+    z = -709.78, e^-z overflows and the result is 0, not a subnormal number).  (The form 0.5 (1 + tanh(z / 2)) fails this for z < 0:
+    1 + tanh(z / 2) cancels, 1e-2 relative at z = -30, 0 from z = -38 on.)"""
+    from ndpool.mixing import _sigmoid
+    z = np.concatenate([np.linspace(-700, 40, 4001), [-1e-300, 0.0, 1e-300]])
+    got = _sigmoid(z.copy())
+    want = np.array([ref._sigmoid(v) for v in z])
+    assert np.all(want > 0)
+    np.testing.assert_allclose(got, want, rtol=8 * np.finfo(float).eps, atol=0)
+    special = _sigmoid(np.array([0.0, -0.0, np.inf, -np.inf, np.nan, -800.0]))
+    np.testing.assert_array_equal(special, [0.5, 0.5, 1.0, 0.0, np.nan, 0.0])
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int8],

