@@ -43,6 +43,12 @@ def pytest_configure(config):
     _terminal.append(os.fdopen(os.dup(sys.stderr.fileno()), "w"))
 
 
+def pytest_unconfigure(config):
+    # else the copy is left to the interpreter's exit: a ResourceWarning under -X dev
+    while _terminal:
+        _terminal.pop().close()
+
+
 @pytest.fixture
 def watchdog():
     """Fail a test that runs longer than TIMEOUT; if it is stuck where Python cannot
