@@ -2,6 +2,10 @@
 
 No timing is asserted here: the callables are counters, and the ratios are given.
 """
+import importlib.util
+from pathlib import Path
+
+import numpy as np
 import pytest
 
 from ndpool import _bench
@@ -75,3 +79,26 @@ def test_catalogue_target_reports_the_excepted_methods():
                              {"method": "median_pool", "vs_max_pool": 30.0}]}
     found = {t["what"].split(":")[0]: t["status"] for t in _bench.targets([], catalogue)}
     assert found == {"softpool": "FAIL", "lp_pool": "PASS", "median_pool": "reported"}
+
+
+def test_catalogue_target_shows_the_region_pools_per_covered_element():
+    catalogue = {"results": [{"method": "roi_pool", "vs_max_pool": 5.0, "coverage": 5.0,
+                              "per_covered_element": 1.0}]}
+    (found,) = _bench.targets([], catalogue)
+    assert found["what"] == "roi_pool: time / max_pool (per element the boxes cover: 1.00)"
+    assert found["status"] == "FAIL"         # judged on the ratio itself, not per element
+
+
+def test_catalogue_coverage_counts_the_boxes_area_per_level():
+    """Boxes that tile each image once cover it once; at scales 1 and 1/2 the
+    second level adds a quarter."""
+    spec = importlib.util.spec_from_file_location(
+        "catalogue", Path(__file__).parents[1] / "benchmarks" / "catalogue.py")
+    catalogue = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(catalogue)
+    x = np.zeros((2, 3, 8, 12), np.float32)
+    tiles = [[n, c, r, c + 4, r + 4] for n in range(2) for r in (0, 4) for c in (0, 4, 8)]
+    rois = np.array(tiles, np.float32)
+    assert catalogue.coverage(x, rois) == 1.0
+    assert catalogue.coverage(x, rois, (1, 0.5)) == 1.25
+    assert catalogue.coverage(x, rois[:3]) == 0.25

@@ -491,7 +491,9 @@ def targets(rows, catalogue=None):
                 v is not None and v >= SCALING and same)
     for r in (catalogue or {}).get("results", []):
         excepted = r["method"] in NO_CLIFF_EXCEPTED
-        add(7, f"{r['method']}: time / max_pool", r["vs_max_pool"],
+        per = r.get("per_covered_element")     # region pools: see benchmarks/catalogue.py
+        per = f" (per element the boxes cover: {per:.2f})" if per is not None else ""
+        add(7, f"{r['method']}: time / max_pool{per}", r["vs_max_pool"],
             "reported" if excepted else f"<= {NO_CLIFF}", excepted or r["vs_max_pool"] <= NO_CLIFF)
         if excepted:
             out[-1]["status"] = "reported"
