@@ -16,9 +16,13 @@ Each method is reported as its time over max_pool's time on the same input
 in the same run (the "no cliff" ratio: issue 3 asks for <= 3; median and
 bilinear are excepted, their cost is inherent: a selection per window, and
 a (C, P) x (P, C) matrix product per image), and the time of a vectorised
-NumPy implementation (sliding_window_view over the padded input, reshaped
-blocks or a matrix product; each agrees with ndpool to float32 rounding,
-np.allclose(rtol=1e-4, atol=1e-6)) over ndpool's, where a short one exists.
+NumPy implementation over ndpool's: sliding_window_view over the padded
+input, reshaped blocks, a matrix product, running maxima (corner pools),
+fancy indexing (fractional pooling's windows, drawn from the same samples as
+ndpool's), the same uniforms (stochastic sampling), and for the region pools
+a loop over the boxes with each box's bins or samples vectorised.  Each
+agrees with ndpool to float32 rounding, np.allclose(rtol=1e-4, atol=1e-6)
+(tests/test_bench_harness.py checks it on a smaller input).
 
 The machines are shared: a core can be taken for seconds at a time.  So each
 method is timed in turns with max_pool, and its ratio is its best time over
@@ -115,12 +119,108 @@ def coverage(x, rois, scales=(1.0,)):
     return area * sum(s * s for s in scales) / (x.shape[0] * x.shape[-2] * x.shape[-1])
 
 
+def running_max(x, axis):
+    """The maximum of x[..., p:, ...] at every p along ``axis`` (looking towards
+    higher indices: the top-left corner's pools)."""
+    rev = [slice(None)] * x.ndim
+    rev[axis] = slice(None, None, -1)
+    return np.maximum.accumulate(x[tuple(rev)], axis=axis)[tuple(rev)]
+
+
+def stochastic_draw(x, u):
+    """Stochastic pooling's sample over the 3x3/s2/p1 windows given the uniforms u
+    (one per output): the tap where the running sum of the positive activations,
+    in row-major order, first exceeds u times their total; 0 for a window
+    without positive activations.  Padding taps have no mass, so they are never
+    drawn."""
+    w = windows(x, 0).reshape(*u.shape, 9).astype(np.float64)
+    cum = np.cumsum(np.maximum(w, 0), axis=-1)
+    total = cum[..., -1]
+    c = (cum <= (u * total)[..., None]).sum(axis=-1)
+    last = 8 - np.argmax(w[..., ::-1] > 0, axis=-1)   # u * total rounded up to total
+    pick = np.where(c < 9, np.minimum(c, 8), last)
+    drawn = np.take_along_axis(w, pick[..., None], axis=-1)[..., 0]
+    return np.where(total > 0, drawn, 0).astype(x.dtype)
+
+
+def fractional_starts(u, n, out, k):
+    """PyTorch's fractional max pool window starts, float32: u (planes,) -> (planes, out)."""
+    alpha = np.float32(n - k) / np.float32(out - 1)
+    i = np.arange(out - 1, dtype=np.float32)
+    u = u.astype(np.float32)
+    starts = np.empty((len(u), out), np.intp)
+    starts[:, :-1] = (((i + u[:, None]) * alpha).astype(np.int64)
+                      - (u * alpha).astype(np.int64)[:, None])
+    starts[:, -1] = n - k
+    return starts
+
+
+def box_pool(x, rois, bins=7):
+    """RoI max pooling, box by box: torchvision's rounded corners and
+    floor/ceil bins (float32), each bin's rows and then its columns maxed."""
+    n, c, h, w = x.shape
+    out = np.zeros((len(rois), c, bins, bins), x.dtype)
+    i = np.arange(bins, dtype=np.float32)
+    for k, (b, x1, y1, x2, y2) in enumerate(rois):
+        x1, y1, x2, y2 = (int(np.floor(v + np.float32(0.5))) for v in (x1, y1, x2, y2))
+        edges = []
+        for lo, size, top in ((y1, max(y2 - y1 + 1, 1), h), (x1, max(x2 - x1 + 1, 1), w)):
+            step = np.float32(size) / np.float32(bins)
+            s = np.clip(np.floor(i * step).astype(int) + lo, 0, top)
+            e = np.clip(np.ceil((i + 1) * step).astype(int) + lo, 0, top)
+            edges.append((s, e))
+        (hs, he), (ws, we) = edges
+        plane = x[int(b)]
+        rows = [plane[:, a:z].max(axis=1) if z > a else None for a, z in zip(hs, he)]
+        for ph, r in enumerate(rows):
+            for pw, (a, z) in enumerate(zip(ws, we)):
+                if r is not None and z > a:
+                    out[k, :, ph, pw] = r[:, a:z].max(axis=1)
+    return out
+
+
+def _samples_along(start, size, bins, n):
+    """RoIAlign's sample positions along one axis (float32, torchvision's order) and
+    their bilinear neighbours and weights; samples outside [-1, n] get weight 0."""
+    grid = int(np.ceil(size / np.float32(bins)))
+    step = np.float32(size / np.float32(bins))
+    p = np.arange(bins, dtype=np.float32)[:, None]
+    g = (np.arange(grid, dtype=np.float32) + np.float32(0.5))[None, :]
+    v = ((start + p * step) + (g * step) / np.float32(grid)).ravel()
+    inside = (v >= -1) & (v <= n)
+    v = np.maximum(v, 0)
+    lo = v.astype(int)
+    top = lo >= n - 1
+    lo = np.where(top, n - 1, lo)
+    hi = np.where(top, n - 1, lo + 1)
+    frac = np.where(top, np.float32(0), v - lo.astype(np.float32))
+    return grid, lo, hi, (1 - frac) * inside, frac * inside
+
+
+def box_align(x, rois, bins=7, scale=1.0):
+    """RoIAlign (aligned=False, adaptive sampling), box by box: the samples'
+    bilinear values for all channels at once, then each bin's mean."""
+    n, c, h, w = x.shape
+    out = np.zeros((len(rois), c, bins, bins), x.dtype)
+    scale = np.float32(scale)
+    for k, (b, x1, y1, x2, y2) in enumerate(rois):
+        x1, y1, x2, y2 = (np.float32(v) * scale for v in (x1, y1, x2, y2))
+        gy, y0, y1_, wy0, wy1 = _samples_along(y1, max(y2 - y1, np.float32(1)), bins, h)
+        gx, x0, x1_, wx0, wx1 = _samples_along(x1, max(x2 - x1, np.float32(1)), bins, w)
+        plane = x[int(b)]
+        top, bottom = plane[:, y0], plane[:, y1_]
+        v = ((wy0[:, None] * wx0) * top[:, :, x0] + (wy0[:, None] * wx1) * top[:, :, x1_]
+             + (wy1[:, None] * wx0) * bottom[:, :, x0] + (wy1[:, None] * wx1) * bottom[:, :, x1_])
+        out[k] = v.reshape(c, bins, gy, bins, gx).sum(axis=(2, 4)) / np.float32(gy * gx)
+    return out
+
+
 def numpy_versions(x):
     """Vectorised NumPy implementations of the methods (None where there is none)."""
     def softpool():
         w = windows(x, -np.inf).astype(np.float64)
         e = np.exp(w - w.max(axis=(-2, -1), keepdims=True))
-        return np.where(e > 0, e * w, 0).sum(axis=(-2, -1)) / e.sum(axis=(-2, -1))
+        return (e * np.where(e > 0, w, 0)).sum(axis=(-2, -1)) / e.sum(axis=(-2, -1))
 
     def lse():
         w = windows(x, -np.inf).astype(np.float64)
@@ -146,6 +246,41 @@ def numpy_versions(x):
         return np.einsum("np,ncp->nc", a / a.sum(axis=1, keepdims=True), p)
 
     v, i = ndpool.max_pool(x, (2, 2), return_indices=True)  # the input, not timed
+    rois = boxes(x.shape[0], x.shape[-1])
+    levels = [x, x[..., ::2, ::2], x[..., ::4, ::4]]
+    sizes = x.shape[2] // 2, x.shape[3] // 2
+    mean9 = lambda: windows(x, 0).mean(axis=(-2, -1), dtype=np.float64)  # noqa: E731
+    max9 = lambda: windows(x, -np.inf).max(axis=(-2, -1))                 # noqa: E731
+
+    def gated():
+        z = np.tensordot(windows(x, 0), np.full((3, 3), 0.1), axes=2)
+        s = 1 / (1 + np.exp(-z))
+        return s * max9() + (1 - s) * mean9()
+
+    def tree():
+        # two mean leaves, one zero gate: the responses as a (taps, 3) matrix product
+        f = np.concatenate([np.zeros((1, 9)), np.ones((2, 9)) / 9]).T
+        r = windows(x, 0).reshape(*x.shape[:2], *sizes, 9).astype(np.float64) @ f
+        s = 1 / (1 + np.exp(-r[..., 0]))
+        return s * r[..., 1] + (1 - s) * r[..., 2]
+
+    def fractional():
+        u = np.random.default_rng(0).random((*x.shape[:2], 2)).reshape(-1, 2)
+        rows = fractional_starts(u[:, 0], x.shape[2], sizes[0], 2)[:, :, None] + [0, 1]
+        cols = fractional_starts(u[:, 1], x.shape[3], sizes[1], 2)[:, :, None] + [0, 1]
+        planes = x.reshape(-1, *x.shape[2:])
+        p = np.arange(len(planes))[:, None, None, None, None]
+        taps = planes[p, rows[:, :, None, :, None], cols[:, None, :, None, :]]
+        return taps.max(axis=(-2, -1)).reshape(*x.shape[:2], *sizes)
+
+    def pyramid():
+        n, c, h, w = x.shape
+        return np.concatenate([x.reshape(n, c, g, h // g, g, w // g).max(axis=(3, 5))
+                               .reshape(n, c, g * g) for g in (1, 2, 4)], axis=-1)
+
+    def cascade():
+        t, l_ = running_max(x, 2), running_max(x, 3)
+        return running_max(x + l_, 2) + running_max(x + t, 3)
 
     def unpool():
         out = np.zeros((*x.shape[:2], x.shape[2] * x.shape[3]), x.dtype)
@@ -178,6 +313,24 @@ def numpy_versions(x):
             np.maximum(x[:, :, :-1, :-1], x[:, :, :-1, 1:]),
             np.maximum(x[:, :, 1:, :-1], x[:, :, 1:, 1:]))),
         "max_unpool": unpool,
+        "stochastic_pool": lambda: stochastic_draw(
+            x, np.random.default_rng(0).random((*x.shape[:2], *sizes))),
+        "gated_pool": gated,
+        "tree_pool": tree,
+        "fractional_max_pool": fractional,
+        "adaptive_max_pool": lambda: blocks(x).max(axis=(3, 5)),
+        "adaptive_avg_pool": lambda: blocks(x).mean(axis=(3, 5)),
+        "global_avg_pool": lambda: x.mean(axis=(-2, -1)),
+        "spatial_pyramid_pool": pyramid,
+        "strip_pool": lambda: [x.mean(axis=3, keepdims=True), x.mean(axis=2, keepdims=True)],
+        "corner_pool": lambda: running_max(x, 2) + running_max(x, 3),
+        "center_pool": lambda: x.max(axis=2, keepdims=True) + x.max(axis=3, keepdims=True),
+        "cascade_corner_pool": cascade,
+        "roi_pool": lambda: box_pool(x, rois),
+        "roi_align": lambda: box_align(x, rois),
+        "adaptive_feature_pool": lambda: np.maximum(np.maximum(
+            box_align(levels[0], rois), box_align(levels[1], rois, scale=0.5)),
+            box_align(levels[2], rois, scale=0.25)),
     }
 
 

@@ -92,13 +92,33 @@ def test_catalogue_target_shows_the_region_pools_per_covered_element():
 def test_catalogue_coverage_counts_the_boxes_area_per_level():
     """Boxes that tile each image once cover it once; at scales 1 and 1/2 the
     second level adds a quarter."""
-    spec = importlib.util.spec_from_file_location(
-        "catalogue", Path(__file__).parents[1] / "benchmarks" / "catalogue.py")
-    catalogue = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(catalogue)
+    catalogue = _catalogue_module()
     x = np.zeros((2, 3, 8, 12), np.float32)
     tiles = [[n, c, r, c + 4, r + 4] for n in range(2) for r in (0, 4) for c in (0, 4, 8)]
     rois = np.array(tiles, np.float32)
     assert catalogue.coverage(x, rois) == 1.0
     assert catalogue.coverage(x, rois, (1, 0.5)) == 1.25
     assert catalogue.coverage(x, rois[:3]) == 0.25
+
+
+def _catalogue_module():
+    spec = importlib.util.spec_from_file_location(
+        "catalogue", Path(__file__).parents[1] / "benchmarks" / "catalogue.py")
+    catalogue = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(catalogue)
+    return catalogue
+
+
+def test_catalogue_numpy_versions_agree_with_ndpool():
+    """Every catalogue method has a NumPy version, and it computes what ndpool's
+    call computes (the docstring's tolerance), on one image of 4 channels."""
+    catalogue = _catalogue_module()
+    x = np.random.default_rng(3).standard_normal((1, 4, 128, 128)).astype(np.float32)
+    calls, numpy = catalogue.cases(x, 1), catalogue.numpy_versions(x)
+    assert set(numpy) == set(calls)
+    for name, call in calls.items():
+        got, want = call(), numpy[name]()
+        parts = (zip(got, want) if isinstance(got, (list, tuple)) else [(got, want)])
+        for g, w in parts:
+            assert g.shape == np.shape(w), name
+            assert np.allclose(g, w, rtol=1e-4, atol=1e-6), name
