@@ -168,6 +168,40 @@ def test_long_windows_keep_the_scan_winner(seed, is_min):
     assert np.array_equal(np.isnan(full), np.isnan(want_full.numpy()))
 
 
+@pytest.mark.parametrize("seed", range(16))
+@pytest.mark.parametrize("is_min", [False, True])
+def test_long_windows_over_several_rows_keep_the_scan_winner(seed, is_min):
+    """Windows of 32 or more taps along contiguous rows, over several rows (global
+    max pooling of a plane): their float rows are folded first, out of scan
+    order, and a result that is a zero or a NaN is taken again in order.  The
+    bits must be torch's in-order scan's, on windows whose maxima are zeros or
+    NaNs of either sign (which one wins shows in the sign bit), dense or
+    sparse (sparse ones are where the first in scan order and the first in a
+    column-first order part), and on random normals."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(seed)
+    dtype = np.float32 if seed % 2 else np.float64
+    h, w = int(rng.integers(2, 12)), int(rng.integers(32, 120))
+    kh, kw = int(rng.integers(2, h + 1)), int(rng.integers(32, w + 1))
+    stride = (int(rng.integers(1, 4)), int(rng.integers(1, 9)))
+    values = np.array([0.0, -0.0, -1.0, -2.0, np.nan, -np.nan])
+    p = [[0.3, 0.3, 0.2, 0.15, 0.025, 0.025],      # dense zeros, some NaN
+         [0.03, 0.03, 0.47, 0.47, 0.0, 0.0],       # sparse zeros: the maxima
+         [0.0, 0.0, 0.49, 0.49, 0.01, 0.01],       # sparse NaNs
+         None][seed % 4]
+    sign = -1 if is_min else 1
+    if p is None:
+        x = rng.standard_normal((2, 3, h, w)).astype(dtype)     # no rescan at all
+    else:
+        x = sign * rng.choice(values, size=(2, 3, h, w), p=p).astype(dtype)
+    f = ndpool.min_pool if is_min else ndpool.max_pool
+    bits = np.uint32 if dtype == np.float32 else np.uint64
+    for kernel, step in (((kh, kw), stride), ((h, w), None)):
+        want = sign * torch.nn.functional.max_pool2d(torch.from_numpy(sign * x), kernel, step)
+        got = f(x, kernel, step, axes=(-2, -1))
+        assert got.view(bits).tobytes() == want.numpy().view(bits).tobytes()
+
+
 @pytest.mark.parametrize("seed", range(8))
 def test_spatial_pyramid_from_finer_levels_is_exact(seed):
     """A max pyramid level whose bins are unions of a finer level's bins is taken from
