@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 PY     := $(BIN)/python
-KERNELS := $(wildcard src/ndpool/_kernels/*.pyx src/ndpool/_kernels/*.pxd)
+KERNELS := $(wildcard src/ndpool/_kernels/*.pyx src/ndpool/_kernels/*.pxd src/ndpool/_kernels/*.h)
 PYTEST_ARGS ?=
 
 .PHONY: all install build demo test debug-test asan fuzz bench book book-check clean help

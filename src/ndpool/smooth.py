@@ -339,8 +339,8 @@ def _softpool(spec, nthreads):
 # which this fails (values beyond, infinities, NaN) takes the per-window kernel's
 # value instead (a -inf, which weighs nothing there, makes e^x x NaN here).  The
 # choice is made window by window, on the window's own values: a window's result
-# never depends on the rest of the array (its batch, its chunks).  e^x is NumPy's
-# (one exp per element, a slab at a time); the products x e^x, both sums, their
+# never depends on the rest of the array (its batch, its chunks).  e^x is the
+# engine's (one exp per element, a slab at a time); the products x e^x, both sums, their
 # ratio and the test are one compiled sweep (smooth.pyx).
 _SOFT_MIN = 2.0**-900
 
@@ -357,7 +357,7 @@ def _softpool_slab(x, axes, plans, nthreads, scratch):
     """SoftPool of one slab: unshifted sums, the kernel's values where they fail."""
     f64 = np.dtype(np.float64)
     with np.errstate(over="ignore", invalid="ignore"):
-        w = np.exp(x, out=scratch("w", x.shape, f64), dtype=f64)
+        w = _engine.exp(x, out=scratch("w", x.shape, f64), nthreads=nthreads)
         # x e^x taken as the rows are added, the ratio and the test in the same sweep
         fused = _engine.window_smooth(x, axes, plans, _engine.SMOOTH_SOFT, e=w,
                                       tiny=_SOFT_MIN, empty=scratch, nthreads=nthreads)
@@ -406,8 +406,7 @@ def _lse_slab(x, axes, plans, nthreads, r, scratch):
     """Log-sum-exp pooling of one slab, in float64."""
     from .window import _avg
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        v = np.multiply(x, r, out=scratch("v", x.shape, np.float64), dtype=np.float64)
-        np.exp(v, out=v)
+        v = _engine.exp(x, r, out=scratch("v", x.shape, np.float64), nthreads=nthreads)
         counts = [plan.count.astype(np.float64) for plan in plans]
         # the mean of e^(r x), tested against the window's largest e^(r x) = e^(r m)
         fused = _engine.window_smooth(x, axes, plans, _engine.SMOOTH_EXP_MAX, e=v,

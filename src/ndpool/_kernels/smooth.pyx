@@ -10,9 +10,8 @@ per-thread float64 row, and that row is summed along W once per output row:
 
 - ``POWER``: ``v ** p`` for p in 1, 2, 3, with ``v = x``, ``|x|`` or ``max(x, lo)``;
   the window sum or, with divisors, the window mean.
-- ``SOFT``: given ``e = exp(x)`` (NumPy's exp, vectorised for the machine it
-  runs on; a portable one here measured several times slower), the sums of
-  ``e`` and of ``x * e``, and their ratio, SoftPool's value.
+- ``SOFT``: given ``e = exp(x)`` (``exp_rows`` below), the sums of ``e`` and
+  of ``x * e``, and their ratio, SoftPool's value.
 - ``EXP_MAX``: given ``e = exp(r x)``, the window mean of ``e``, log-sum-exp's
   value before its log, and, on the way, the window's largest ``e``.
 
@@ -38,6 +37,14 @@ from libc.string cimport memset
 import numpy as np
 
 from ndpool._kernels._fused cimport numeric
+
+ctypedef fused floating:
+    float
+    double
+
+cdef extern from "_vexp.h" nogil:
+    void nd_exp_f32(const float* x, double r, double* out, Py_ssize_t n)
+    void nd_exp_f64(const double* x, double r, double* out, Py_ssize_t n)
 from ndpool._kernels._rows cimport chunk_count, next_row, row_at
 
 ctypedef Py_ssize_t intp
@@ -409,3 +416,28 @@ def smooth_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inne
             cv[ch] = nbad
         free(a0)
     return int(counts.sum())
+
+
+def exp_rows(const floating[:, :] x, double r, double[:, :] out, int nthreads):
+    """out = e^(r x) elementwise, in float64, row by row (rows of any stride, each
+    contiguous: the caller's _engine._as_rows views); ``out`` may be ``x`` itself
+    (float64).  The exp is _vexp.h's:
+    NumPy's float64 exp is SIMD only where AVX-512 is, and one libm call per
+    element (about 6 ns each here) was most of SoftPool's and log-sum-exp's
+    time.  r x is rounded to float64 first, as ``np.multiply(x, r, dtype=float64)``
+    rounds it.  Work is shared out in pieces of rows of about 2**14 elements;
+    ``out`` has x's shape; nothing here validates."""
+    cdef intp rows = x.shape[0], n = x.shape[1]
+    cdef intp per = (n + 16383) // 16384           # pieces per row
+    cdef intp t, row, j, i0, i1
+    if rows == 0 or n == 0:
+        return
+    for t in prange(rows * per, nogil=True, num_threads=nthreads, schedule="static"):
+        row = t // per
+        j = t - row * per
+        i0 = j * n // per
+        i1 = (j + 1) * n // per
+        if floating is float:
+            nd_exp_f32(&x[row, i0], r, &out[row, i0], i1 - i0)
+        else:
+            nd_exp_f64(&x[row, i0], r, &out[row, i0], i1 - i0)
