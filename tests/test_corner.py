@@ -97,7 +97,10 @@ def test_large_inputs_pool_in_bands_exactly(shape, data, dtype, bands, seed):
        st.sampled_from([np.float32, np.float64]), st.integers(0, 2**31))
 def test_one_sweep_equals_the_separate_passes(shape, data, dtype, seed):
     """Two adjacent float axes are pooled in one compiled sweep (corner._fused):
-    the same bytes as the separate running-maximum passes, NaN and -0.0 included."""
+    the same bytes as the separate running-maximum passes, NaN and -0.0 included.
+    Center pooling's line maxima come from NumPy's max in the passes, whose
+    choice between tied zeros of both signs depends on the line's length (its
+    reduction order), so there the zeros compare as equal values."""
     rng = np.random.default_rng(seed)
     x = (rng.standard_normal(shape) * 9).astype(dtype)
     x[rng.random(shape) < 0.1] = np.nan
@@ -116,4 +119,6 @@ def test_one_sweep_equals_the_separate_passes(shape, data, dtype, seed):
         passes = [f() for f in calls]
     finally:
         mp.undo()
-    assert [_bytes(b) for b in fused] == [_bytes(p) for p in passes]
+    assert [_bytes(b) for b in fused[:2]] == [_bytes(p) for p in passes[:2]]
+    assert fused[2].dtype == passes[2].dtype
+    np.testing.assert_array_equal(fused[2], passes[2])

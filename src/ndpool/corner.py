@@ -138,7 +138,10 @@ def center_pool(x, *, axes=None, channel_axis=None, workers=None):
     keypoint looks along its whole row and its whole column.
 
     Two adjacent float axes are pooled in one compiled sweep per image (using
-    ``workers``); other layouts take one NumPy reduction per axis.
+    ``workers``); other layouts take one NumPy reduction per axis.  Where a
+    line's maximum is a zero held with both signs, which zero it is (and so
+    the sign of a zero sum) is not specified: the sweep keeps the last in its
+    scan, NumPy's reduction an order of its own.
 
     Examples
     --------
