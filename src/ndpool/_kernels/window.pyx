@@ -492,6 +492,19 @@ cdef inline void _ext_row_edges(const numeric* xr, numeric* yr, intp inner,
                                               yr[ow * inner + i], is_min)
 
 
+cdef inline void _ext_tap(const numeric* xt, numeric* yr, intp wlo, intp whi, intp step,
+                          bint first, bint is_min) noexcept nogil:
+    """One tap of windows of single elements: yr[ow] = xt[ow * step] (``first``), else
+    picked against yr[ow], for wlo <= ow < whi."""
+    cdef intp ow
+    if first:
+        for ow in range(wlo, whi):
+            yr[ow] = xt[ow * step]
+    else:
+        for ow in range(wlo, whi):
+            yr[ow] = pick(xt[ow * step], yr[ow], is_min)
+
+
 cdef inline void _ext_row_regular(const numeric* xr, numeric* yr, intp inner,
                                   intp wlo, intp whi, intp wstride, intp woff,
                                   intp wkernel, intp wdil, bint first,
@@ -506,13 +519,11 @@ cdef inline void _ext_row_regular(const numeric* xr, numeric* yr, intp inner,
             yr[ow] = v if first else pick(v, yr[ow], is_min)
     elif inner == 1:
         for jw in range(wkernel):
-            c0 = woff + jw * wdil
-            if first and jw == 0:
-                for ow in range(wlo, whi):
-                    yr[ow] = xr[c0 + ow * wstride]
+            if wstride == 2:    # the usual stride as a constant: vector loads, not gathers
+                _ext_tap(xr + woff + jw * wdil, yr, wlo, whi, 2, first and jw == 0, is_min)
             else:
-                for ow in range(wlo, whi):
-                    yr[ow] = pick(xr[c0 + ow * wstride], yr[ow], is_min)
+                _ext_tap(xr + woff + jw * wdil, yr, wlo, whi, wstride, first and jw == 0,
+                         is_min)
     elif inner == 3:         # RGB: a constant inner loop, unrolled by the compiler
         _ext_row_pixels(xr, yr, 3, wlo, whi, wstride, woff, wkernel, wdil, first, is_min)
     elif inner == 4:
@@ -603,6 +614,19 @@ cdef inline void _sum_row_edges(const numeric* xr, accum* yr, intp inner,
                 yr[ow * inner + i] = yr[ow * inner + i] + <accum>xr[(s + jw * wdil) * inner + i]
 
 
+cdef inline void _sum_tap(const numeric* xt, accum* yr, intp wlo, intp whi, intp step,
+                          bint first) noexcept nogil:
+    """One tap of windows of single elements: yr[ow] (``first``: =, else +=)
+    xt[ow * step], for wlo <= ow < whi."""
+    cdef intp ow
+    if first:
+        for ow in range(wlo, whi):
+            yr[ow] = <accum>xt[ow * step]
+    else:
+        for ow in range(wlo, whi):
+            yr[ow] = yr[ow] + <accum>xt[ow * step]
+
+
 cdef inline void _sum_row_regular(const numeric* xr, accum* yr, intp inner,
                                   intp wlo, intp whi, intp wstride, intp woff,
                                   intp wkernel, intp wdil, bint first) noexcept nogil:
@@ -621,13 +645,10 @@ cdef inline void _sum_row_regular(const numeric* xr, accum* yr, intp inner,
             yr[ow] = acc
     elif inner == 1:
         for jw in range(wkernel):
-            c0 = woff + jw * wdil
-            if first and jw == 0:
-                for ow in range(wlo, whi):
-                    yr[ow] = <accum>xr[c0 + ow * wstride]
+            if wstride == 2:    # the usual stride as a constant: vector loads, not gathers
+                _sum_tap(xr + woff + jw * wdil, yr, wlo, whi, 2, first and jw == 0)
             else:
-                for ow in range(wlo, whi):
-                    yr[ow] = yr[ow] + <accum>xr[c0 + ow * wstride]
+                _sum_tap(xr + woff + jw * wdil, yr, wlo, whi, wstride, first and jw == 0)
     elif inner == 3:         # RGB: a constant inner loop, unrolled by the compiler
         _sum_row_pixels(xr, yr, 3, wlo, whi, wstride, woff, wkernel, wdil, first)
     elif inner == 4:
@@ -1027,8 +1048,12 @@ cdef inline void _wsum_row_regular(const numeric* xr, double* yr, intp inner,
         while jw < wkernel:
             g = wkernel - jw if wkernel - jw < 3 else 3
             c0 = woff + jw * wdil
-            _wsum_taps(xr + c0, xr + c0 + (g - 1 > 0) * wdil, xr + c0 + (g - 1) * wdil,
-                       wstride, g, wr + jw, yr, wlo, whi)
+            if wstride == 2:    # the usual stride as a constant: vector loads, not gathers
+                _wsum_taps(xr + c0, xr + c0 + (g - 1 > 0) * wdil, xr + c0 + (g - 1) * wdil,
+                           2, g, wr + jw, yr, wlo, whi)
+            else:
+                _wsum_taps(xr + c0, xr + c0 + (g - 1 > 0) * wdil, xr + c0 + (g - 1) * wdil,
+                           wstride, g, wr + jw, yr, wlo, whi)
             jw = jw + g
         return
     for ow in range(wlo, whi):
