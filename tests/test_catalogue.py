@@ -764,14 +764,18 @@ def test_gate_sigmoid_keeps_its_relative_accuracy_in_both_tails():
     np.testing.assert_array_equal(special, [0.5, 0.5, 1.0, 0.0, np.nan, 0.0])
 
 
-def test_engine_exp_is_within_two_ulps_of_libm_over_its_whole_range():
+@pytest.mark.parametrize("numpy_simd", [False, True], ids=["vexp", "numpy"])
+def test_engine_exp_is_within_two_ulps_of_libm_over_its_whole_range(numpy_simd, monkeypatch):
     """The compiled exp behind SoftPool, log-sum-exp and the gates (_vexp.h) against
     Python's math.exp (libm), element by element: within 2 ulps of it (the kernel's
     own bound is 1 ulp, libm's half an ulp) from the overflow threshold down into
     the subnormal numbers; exact at 0, +-inf, NaN (sign kept) and beyond the range;
     e^(r x) with r x rounded to float64 as NumPy's product rounds it; the same
-    bits for strided rows, in place, from float32 and on any number of threads."""
+    bits for strided rows, in place, from float32 and on any number of threads.
+    Both ways _engine.exp can go (NUMPY_SIMD_EXP: NumPy's exp where it is AVX-512
+    code, else the kernel) are held to it on every machine."""
     from ndpool import _engine
+    monkeypatch.setattr(_engine, "NUMPY_SIMD_EXP", numpy_simd)
     rng = np.random.default_rng(5)
     x = np.concatenate([rng.uniform(-746.0, 709.78, 20000), rng.uniform(-3, 3, 20000),
                         np.linspace(-0.36, 0.36, 4001), [709.78, -708.39, -745.13]])
@@ -799,6 +803,42 @@ def test_engine_exp_is_within_two_ulps_of_libm_over_its_whole_range():
     np.testing.assert_array_equal(_engine.exp(wide, nthreads=2), _engine.exp(wide, nthreads=1))
     f = rng.standard_normal((3, 700)).astype(np.float32) * 40
     np.testing.assert_array_equal(_engine.exp(f, 1.5), _engine.exp(f.astype(np.float64), 1.5))
+
+
+@pytest.mark.parametrize("numpy_simd", [False, True], ids=["vexp", "numpy"])
+def test_engine_log_is_within_two_ulps_of_libm_over_its_whole_range(numpy_simd, monkeypatch):
+    """The compiled log behind log-sum-exp (_vexp.h) against math.log (libm), element
+    by element: within 2 ulps over normal and subnormal numbers of every binade, near
+    1 (where log's relative error is hardest to keep) and around sqrt(2) (where the
+    kernel changes binade); 0 -> -inf, x < 0 -> NaN, inf -> inf, NaN kept; the same
+    bits for strided rows, in place and on any number of threads, both ways
+    _engine.log can go (NumPy's log or the kernel; see NUMPY_SIMD_EXP)."""
+    from ndpool import _engine
+    monkeypatch.setattr(_engine, "NUMPY_SIMD_EXP", numpy_simd)
+    rng = np.random.default_rng(6)
+    tiny = np.finfo(float).smallest_subnormal
+    x = np.concatenate([2.0 ** rng.uniform(-1074, 1024, 20000),
+                        rng.uniform(0.5, 2.0, 20000),
+                        1 + np.linspace(-1e-3, 1e-3, 4001),
+                        np.sqrt(2) * (1 + np.linspace(-1e-12, 1e-12, 101)),
+                        [tiny, 2 * tiny, np.finfo(float).tiny, np.finfo(float).max, 1.0]])
+    x = x[np.isfinite(x) & (x > 0)]
+    got = _engine.log(x)
+    want = np.array([math.log(v) for v in x])
+    np.testing.assert_array_less(np.abs(got - want), 2 * np.spacing(np.abs(want)) + 1e-300)
+    assert got[-1] == 0.0
+    special = np.array([0.0, -0.0, -1.0, -tiny, np.inf, -np.inf, np.nan, 1.0] * 10)
+    sgot = _engine.log(special)
+    np.testing.assert_array_equal(sgot[:8], [-np.inf, -np.inf, np.nan, np.nan, np.inf,
+                                             np.nan, np.nan, 0.0])
+    wide = x[:44000].reshape(40, 1100)
+    part = wide[3:37:2, 5:1000]
+    assert _engine._as_rows(part).shape == part.shape       # the compiled path, strided
+    np.testing.assert_array_equal(_engine.log(part), got[:44000].reshape(40, 1100)[3:37:2, 5:1000])
+    inplace = part.copy()
+    assert _engine.log(inplace, out=inplace) is inplace
+    np.testing.assert_array_equal(inplace, _engine.log(part))
+    np.testing.assert_array_equal(_engine.log(wide, nthreads=2), _engine.log(wide, nthreads=1))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int8],

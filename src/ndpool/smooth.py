@@ -415,7 +415,7 @@ def _lse_slab(x, axes, plans, nthreads, r, scratch):
                                       nthreads=nthreads)
         if fused is not None:
             out, bad = fused
-            np.log(out, out=out)
+            _engine.log(out, out=out, nthreads=nthreads)
         else:
             vspec = WindowSpec.from_plans(v, axes, plans, None)
             out = _avg(vspec, nthreads, count_include_pad=False, dtype=np.float64)

@@ -9,6 +9,9 @@
  * range, are rounded once, at the last product.  Measured against glibc's exp
  * over [-745, 709.8]: within 1 ulp.  NaN is returned as given; +-inf give inf
  * and 0.
+ * nd_log, below, is written the same way for log-sum-exp's log.  Where NumPy's
+ * exp and log are AVX-512 code they are faster than these, and _engine takes
+ * NumPy's instead (NUMPY_SIMD_EXP).
  *
  * The loops are compiled twice, for x86-64-v3 (AVX2 and FMA) and for the
  * baseline, and the loader picks one for the machine (GCC's target_clones); the
@@ -22,6 +25,7 @@
 
 #include <stdint.h>
 #include <string.h>
+#include <math.h>
 
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC push_options
@@ -64,6 +68,47 @@ static inline double nd_exp(double x)
     return x != x ? x : y;
 }
 
+/* log(x) to about 1 ulp, branch-free as nd_exp: x = 2^k m with m in
+ * [sqrt(2)/2, sqrt(2)) (subnormal x scaled by 2^54 first), f = m - 1, and
+ * log(1 + f) = 2 atanh(s), s = f / (2 + f), |s| < 0.172, written as
+ * f - (f^2 / 2 - s (f^2 / 2 + R)) with R = z (2/3 + 2 z / 5 + ... + 2 z^10 / 23),
+ * z = s^2 (the Taylor series; the next term is below 1e-19 relative).  0 gives
+ * -inf, x < 0 NaN, inf inf; NaN is returned as given. */
+static inline double nd_log(double x)
+{
+    const double ln2hi = 0x1.62e42fee00000p-1, ln2lo = 0x1.a39ef35793c76p-33;
+    const double sqrt2 = 0x1.6a09e667f3bcdp0;
+    double sub = x < 0x1p-1022 ? 54.0 : 0.0;
+    double xs = x < 0x1p-1022 ? x * 0x1p54 : x;
+    uint64_t ix = nd_asu64(xs);
+    /* the biased exponent as a double, and the significand in [1, 2) */
+    double e = nd_asf64((ix >> 52) | 0x4330000000000000ull) - 0x1p52;
+    double m = nd_asf64((ix & 0x000fffffffffffffull) | 0x3ff0000000000000ull);
+    double k = (e - 1023.0 - sub) + (m > sqrt2 ? 1.0 : 0.0);
+    m = m > sqrt2 ? m * 0.5 : m;
+    double f = m - 1.0;
+    double s = f / (2.0 + f);
+    double z = s * s;
+    double R = 2.0 / 23.0;
+    R = R * z + 2.0 / 21.0;
+    R = R * z + 2.0 / 19.0;
+    R = R * z + 2.0 / 17.0;
+    R = R * z + 2.0 / 15.0;
+    R = R * z + 2.0 / 13.0;
+    R = R * z + 2.0 / 11.0;
+    R = R * z + 2.0 / 9.0;
+    R = R * z + 2.0 / 7.0;
+    R = R * z + 2.0 / 5.0;
+    R = R * z + 2.0 / 3.0;
+    R = R * z;
+    double hfsq = 0.5 * f * f;
+    double y = k * ln2hi - ((hfsq - (s * (hfsq + R) + k * ln2lo)) - f);
+    y = x == 0.0 ? -(double)INFINITY : y;
+    y = x < 0.0 ? (double)NAN : y;
+    y = x == (double)INFINITY ? x : y;
+    return x != x ? x : y;
+}
+
 /* not under the sanitizers: their runtime is not up when the loader picks a clone */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) \
     && __GNUC__ >= 11 && !defined(__SANITIZE_ADDRESS__)
@@ -87,6 +132,18 @@ ND_CLONES static void nd_exp_f64(const double* x, double r, double* out, intptr_
     } else {
         for (intptr_t i = 0; i < n; i++)
             out[i] = nd_exp(r * x[i]);
+    }
+}
+
+/* out[i] = log(x[i]); out may be x itself */
+ND_CLONES static void nd_log_f64(const double* x, double* out, intptr_t n)
+{
+    if ((const double*)out == x) {
+        for (intptr_t i = 0; i < n; i++)
+            out[i] = nd_log(out[i]);
+    } else {
+        for (intptr_t i = 0; i < n; i++)
+            out[i] = nd_log(x[i]);
     }
 }
 
