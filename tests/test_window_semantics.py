@@ -1,5 +1,6 @@
 """Behaviour the differential suites do not pin down: out=, dtypes, odd inputs, threads."""
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 import pytest
 
 import ndpool
@@ -223,3 +224,42 @@ def test_spatial_pyramid_from_finer_levels_is_exact(seed):
             ndpool.adaptive_pool(x, lv, method, axes=(-2, -1)).reshape(2, 3, -1)
             for lv in levels], axis=-1)
         assert _signed_bytes(got) == _signed_bytes(want)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_long_window_means_add_their_taps_in_order(dtype, workers):
+    """Average pooling adds a window's taps in float64 one after another, input row
+    by input row, left to right, then divides once, whatever path the kernel takes
+    (the long windows of a global or strip mean are summed several output rows side
+    by side, each still in order).  The reference is np.cumsum over each window's
+    taps, which is sequential: with values of sixteen orders of magnitude, whose
+    float64 sums round, a sum in any other order (pairwise, in SIMD lanes) differs
+    in the last bits and fails the bitwise comparison."""
+    rng = np.random.default_rng(21)
+    x = (rng.standard_normal((3, 5, 37, 41))
+         * 10.0 ** rng.integers(-8, 9, (3, 5, 37, 41))).astype(dtype)
+    x64 = x.astype(np.float64)
+
+    def in_order(windows, count):           # windows (..., kh, kw): row-major taps
+        flat = windows.reshape(windows.shape[:-2] + (-1,))
+        return (np.cumsum(flat, axis=-1)[..., -1] / count).astype(dtype)
+
+    # the global mean (one window per plane; 15 planes: groups of four and the rest)
+    got = ndpool.global_avg_pool(x, axes=(-2, -1), workers=workers)
+    np.testing.assert_array_equal(got, in_order(x64, 37 * 41))
+    # a power of two of taps (the quotient is a product by its reciprocal)
+    got = ndpool.global_avg_pool(x[..., :32, :32], axes=(-2, -1), workers=workers)
+    np.testing.assert_array_equal(got, in_order(x64[..., :32, :32], 1024))
+    # long windows of two rows, several per row, strided
+    win = sliding_window_view(x64, (2, 35), axis=(-2, -1))[..., :, ::3, :, :]
+    got = ndpool.avg_pool(x, (2, 35), stride=(1, 3), workers=workers)
+    np.testing.assert_array_equal(got, in_order(win, 70))
+    # clipped windows at both ends (padding not counted): the edge windows too
+    pad = np.pad(x64, [(0, 0)] * 3 + [(16, 16)])
+    valid = np.pad(np.ones(41), 16)
+    win = sliding_window_view(pad, 33, axis=-1)[..., ::4, :]
+    counts = sliding_window_view(valid, 33)[::4].sum(axis=-1)
+    got = ndpool.avg_pool(x, (1, 33), stride=(1, 4), padding=(0, 16),
+                          count_include_pad=False, workers=workers)
+    np.testing.assert_array_equal(got, in_order(win[..., None, :], counts))

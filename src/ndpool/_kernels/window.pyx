@@ -1274,6 +1274,92 @@ cdef inline void _mean_pairs(wide* t, real* yr, intp inner,
         _mean_pairs_out(t, yr, inner, wlo, whi, woff, div, pow2, stream)
 
 
+cdef enum:
+    # Output rows whose long windows mean_fused sums side by side (see _sum_long4).
+    LONG_ROWS = 4
+
+
+cdef inline void _sum_long4(const numeric* x0, const numeric* x1, const numeric* x2,
+                            const numeric* x3, double* a, intp wo, intp wlo, intp whi,
+                            intp wstride, intp woff, intp wkernel, intp wdil,
+                            bint first) noexcept nogil:
+    """_sum_row_regular's long windows (inner 1) for one input row of each of four
+    output rows at once (rows x0..x3, window sums a[k * wo + ow]).  Each window's
+    taps are added in the same order as there, one after another; what changes is
+    that four windows' chains of dependent additions run side by side, so that the
+    adder's latency is hidden (a global or strip mean has one window per row)."""
+    cdef intp ow, jw, c0, c
+    cdef double s0, s1, s2, s3
+    for ow in range(wlo, whi):
+        c0 = woff + ow * wstride
+        if first:
+            s0 = <double>x0[c0]
+            s1 = <double>x1[c0]
+            s2 = <double>x2[c0]
+            s3 = <double>x3[c0]
+        else:
+            s0 = a[ow] + <double>x0[c0]
+            s1 = a[wo + ow] + <double>x1[c0]
+            s2 = a[2 * wo + ow] + <double>x2[c0]
+            s3 = a[3 * wo + ow] + <double>x3[c0]
+        for jw in range(1, wkernel):
+            c = c0 + jw * wdil
+            s0 = s0 + <double>x0[c]
+            s1 = s1 + <double>x1[c]
+            s2 = s2 + <double>x2[c]
+            s3 = s3 + <double>x3[c]
+        a[ow] = s0
+        a[wo + ow] = s1
+        a[2 * wo + ow] = s2
+        a[3 * wo + ow] = s3
+
+
+cdef inline bint _row_divisors(double* dv, const double[::1] wdiv, double scale, intp wo,
+                               bint wsame) noexcept nogil:
+    """mean_fused's divisors of one output row into dv (dv[0] only if ``wsame``);
+    whether they are all the same."""
+    # A divisor is 0 only for a window without elements (count_include_pad
+    # False), whose sum is 0: dividing by 1 writes 0, never 0/0.  The
+    # divisors go to a row first, so that the divisions are unconditional
+    # and vectorise (the same quotients).
+    cdef intp ow
+    cdef double div
+    cdef bint same = True
+    if wsame:                      # the usual case: no per-output loop
+        div = scale * wdiv[0] if wo > 0 else 1.0
+        dv[0] = div if div != 0 else 1.0
+    else:
+        for ow in range(wo):
+            div = scale * wdiv[ow]
+            dv[ow] = div if div != 0 else 1.0
+            same = same & (dv[ow] == dv[0])
+    return same
+
+
+cdef inline void _mean_out(const double* acc, real* yr, const double* dv, intp wo,
+                           intp inner, bint same, bint pow2) noexcept nogil:
+    """yr = acc / dv, per window (or times a power of two's exact reciprocal)."""
+    cdef intp ow, i
+    cdef double div
+    if same:                           # one divisor: one flat loop
+        div = dv[0]
+        if pow2:
+            div = 1.0 / div
+            for i in range(wo * inner):
+                yr[i] = <real>(acc[i] * div)
+        else:
+            for i in range(wo * inner):
+                yr[i] = <real>(acc[i] / div)
+    elif inner == 1:
+        for ow in range(wo):
+            yr[ow] = <real>(acc[ow] / dv[ow])
+    else:
+        for ow in range(wo):
+            div = dv[ow]
+            for i in range(inner):
+                yr[ow * inner + i] = <real>(acc[ow * inner + i] / div)
+
+
 def mean_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inner)
                real[:, :, :, :, ::1] y,            # OUT (outer, Do, Ho, Wo, inner)
                const intp[::1] dstart, const intp[::1] dcount, intp ddil,
@@ -1292,15 +1378,21 @@ def mean_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inner)
     cdef intp do = y.shape[1], ho = y.shape[2], wo = y.shape[3], inner = y.shape[4]
     cdef intp rows = y.shape[0] * do * ho, nchunks = chunk_count(rows, nthreads)
     cdef intp n = x.shape[3] * inner
-    cdef intp ch, r, r1, b, od, oh, jd, jh, ow, i
+    cdef intp ch, r, r1, b, od, oh, jd, jh, ow, i, k
     cdef bint first, fold = rows_first_fits(n) and not (
         numeric is float or numeric is double or numeric is int64_t or numeric is uint64_t)
     cdef double scale, div
-    cdef bint pow2, same
+    cdef bint pow2, same, grouped
     cdef int e2
+    # a group's output rows (batch, D, H indices): per thread, as acc
+    cdef intp* gb
+    cdef intp* gd
+    cdef intp* gh
     cdef const numeric* xr
     cdef const numeric* x0
     cdef const numeric* x1
+    cdef const numeric* x2
+    cdef const numeric* x3
     cdef real* yr
     cdef double* acc
     cdef double* dv
@@ -1319,33 +1411,69 @@ def mean_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inner)
     cdef bint stream = rows * wo * inner * sizeof(real) >= STREAM_MIN_BYTES and inner > 1
     for ow in range(wo):
         wsame = wsame and wdiv[ow] == wdiv[0]
+    # Long windows of single elements (a global or strip mean: few windows per row,
+    # each a chain of dependent additions) are summed LONG_ROWS output rows at a time
+    # when those rows' windows span the same number of input rows (_sum_long4).
+    cdef bint long_rows = (not fold and inner == 1 and wkernel >= LONG_WINDOW
+                           and whi > wlo)
     with nogil, parallel(num_threads=nthreads):
-        acc = <double*>malloc((wo * inner + wo + 1 + (n if fold else 0)) * sizeof(double))
-        dv = acc + wo * inner
+        acc = <double*>malloc((wo * inner * LONG_ROWS + wo + 1 + (n if fold else 0))
+                              * sizeof(double))
+        dv = acc + wo * inner * LONG_ROWS
         t = dv + wo + 1
         ti = <int32_t*>t
+        gb = <intp*>malloc(3 * LONG_ROWS * sizeof(intp))
+        gd = gb + LONG_ROWS
+        gh = gd + LONG_ROWS
         for ch in prange(nchunks, schedule="static"):
             r = ch * rows // nchunks
             r1 = (ch + 1) * rows // nchunks
             b, od, oh = row_at(r, ho, do)
             while r < r1:
+                grouped = False
+                if long_rows and r + LONG_ROWS <= r1:
+                    gb[0], gd[0], gh[0] = b, od, oh
+                    grouped = dcount[od] * hcount[oh] > 0
+                    for k in range(1, LONG_ROWS):
+                        gb[k], gd[k], gh[k] = gb[k - 1], gd[k - 1], gh[k - 1]
+                        next_row(&gh[k], &gd[k], &gb[k], ho, do)
+                        grouped = grouped and (dcount[gd[k]] == dcount[od]
+                                               and hcount[gh[k]] == hcount[oh])
+                if grouped:
+                    first = True
+                    for jd in range(dcount[od]):
+                        for jh in range(hcount[oh]):
+                            x0 = &x[gb[0], dstart[gd[0]] + jd * ddil, hstart[gh[0]] + jh * hdil, 0, 0]
+                            x1 = &x[gb[1], dstart[gd[1]] + jd * ddil, hstart[gh[1]] + jh * hdil, 0, 0]
+                            x2 = &x[gb[2], dstart[gd[2]] + jd * ddil, hstart[gh[2]] + jh * hdil, 0, 0]
+                            x3 = &x[gb[3], dstart[gd[3]] + jd * ddil, hstart[gh[3]] + jh * hdil, 0, 0]
+                            _sum_long4(x0, x1, x2, x3, acc, wo, wlo, whi, wstride, woff,
+                                       wkernel, wdil, first)
+                            _sum_row_edges(x0, acc, 1, wstart, wcount, wdil, 0, wlo, first)
+                            _sum_row_edges(x0, acc, 1, wstart, wcount, wdil, whi, wo, first)
+                            _sum_row_edges(x1, acc + wo, 1, wstart, wcount, wdil, 0, wlo, first)
+                            _sum_row_edges(x1, acc + wo, 1, wstart, wcount, wdil, whi, wo, first)
+                            _sum_row_edges(x2, acc + 2 * wo, 1, wstart, wcount, wdil, 0, wlo,
+                                           first)
+                            _sum_row_edges(x2, acc + 2 * wo, 1, wstart, wcount, wdil, whi, wo,
+                                           first)
+                            _sum_row_edges(x3, acc + 3 * wo, 1, wstart, wcount, wdil, 0, wlo,
+                                           first)
+                            _sum_row_edges(x3, acc + 3 * wo, 1, wstart, wcount, wdil, whi, wo,
+                                           first)
+                            first = False
+                    for k in range(LONG_ROWS):
+                        same = _row_divisors(dv, wdiv, ddiv[gd[k]] * hdiv[gh[k]], wo, wsame)
+                        pow2 = same and frexp(dv[0], &e2) == 0.5
+                        _mean_out(acc + k * wo, &y[gb[k], gd[k], gh[k], 0, 0], dv, wo, 1,
+                                  same, pow2)
+                        r = r + 1
+                        next_row(&oh, &od, &b, ho, do)
+                    continue
                 yr = &y[b, od, oh, 0, 0]
-                scale = ddiv[od] * hdiv[oh]
-                # A divisor is 0 only for a window without elements (count_include_pad
-                # False), whose sum is 0: dividing by 1 writes 0, never 0/0.  The
-                # divisors go to a row first, so that the divisions are unconditional
-                # and vectorise (the same quotients).
                 # A power of two's reciprocal is exact, and so is multiplying by it:
                 # a row whose one divisor is one (2 x 2 blocks, ...) multiplies.
-                same = True
-                if wsame:                      # the usual case: no per-output loop
-                    div = scale * wdiv[0] if wo > 0 else 1.0
-                    dv[0] = div if div != 0 else 1.0
-                else:
-                    for ow in range(wo):
-                        div = scale * wdiv[ow]
-                        dv[ow] = div if div != 0 else 1.0
-                        same = same & (dv[ow] == dv[0])
+                same = _row_divisors(dv, wdiv, ddiv[od] * hdiv[oh], wo, wsame)
                 pow2 = same and frexp(dv[0], &e2) == 0.5
                 if (wkernel == 2 and dcount[od] * hcount[oh] == 2 and same and wlo == 0
                         and whi == wo and not fold):
@@ -1389,27 +1517,12 @@ def mean_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inner)
                                 _sum_row(xr, acc, inner, wstart, wcount, wdil, wlo, whi, wstride,
                                          woff, wkernel, wo, first)
                                 first = False
-                    if same:                           # one divisor: one flat loop
-                        div = dv[0]
-                        if pow2:
-                            div = 1.0 / div
-                            for i in range(wo * inner):
-                                yr[i] = <real>(acc[i] * div)
-                        else:
-                            for i in range(wo * inner):
-                                yr[i] = <real>(acc[i] / div)
-                    elif inner == 1:
-                        for ow in range(wo):
-                            yr[ow] = <real>(acc[ow] / dv[ow])
-                    else:
-                        for ow in range(wo):
-                            div = dv[ow]
-                            for i in range(inner):
-                                yr[ow * inner + i] = <real>(acc[ow * inner + i] / div)
+                    _mean_out(acc, yr, dv, wo, inner, same, pow2)
                 r = r + 1
                 next_row(&oh, &od, &b, ho, do)
         stream_fence()
         free(acc)
+        free(gb)
 
 
 def mixed_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inner)
