@@ -764,6 +764,20 @@ def test_gate_sigmoid_keeps_its_relative_accuracy_in_both_tails():
     np.testing.assert_array_equal(special, [0.5, 0.5, 1.0, 0.0, np.nan, 0.0])
 
 
+def _same_bits_on_every_row_path(func, x, got):
+    """``func`` (_engine.exp or log) gives ``got`` (its result on the 1-D ``x``) for
+    strided rows, in place and on two threads alike."""
+    from ndpool import _engine
+    wide = x[:44000].reshape(40, 1100)
+    part = wide[3:37:2, 5:1000]
+    assert _engine._as_rows(part).shape == part.shape       # the compiled path, strided
+    np.testing.assert_array_equal(func(part), got[:44000].reshape(40, 1100)[3:37:2, 5:1000])
+    inplace = part.copy()
+    assert func(inplace, out=inplace) is inplace
+    np.testing.assert_array_equal(inplace, func(part))
+    np.testing.assert_array_equal(func(wide, nthreads=2), func(wide, nthreads=1))
+
+
 @pytest.mark.parametrize("numpy_simd", [False, True], ids=["vexp", "numpy"])
 def test_engine_exp_is_within_two_ulps_of_libm_over_its_whole_range(numpy_simd, monkeypatch):
     """The compiled exp behind SoftPool, log-sum-exp and the gates (_vexp.h) against
@@ -793,14 +807,7 @@ def test_engine_exp_is_within_two_ulps_of_libm_over_its_whole_range(numpy_simd, 
     for r in (-1.0, 0.37, 2.0):
         scaled = np.multiply(x, r)
         np.testing.assert_array_equal(_engine.exp(x, r), _engine.exp(scaled))
-    wide = x[:44000].reshape(40, 1100)
-    part = wide[3:37:2, 5:1000]
-    assert _engine._as_rows(part).shape == part.shape       # the compiled path, strided
-    np.testing.assert_array_equal(_engine.exp(part), got[:44000].reshape(40, 1100)[3:37:2, 5:1000])
-    inplace = part.copy()
-    assert _engine.exp(inplace, out=inplace) is inplace
-    np.testing.assert_array_equal(inplace, _engine.exp(part))
-    np.testing.assert_array_equal(_engine.exp(wide, nthreads=2), _engine.exp(wide, nthreads=1))
+    _same_bits_on_every_row_path(_engine.exp, x, got)
     f = rng.standard_normal((3, 700)).astype(np.float32) * 40
     np.testing.assert_array_equal(_engine.exp(f, 1.5), _engine.exp(f.astype(np.float64), 1.5))
 
@@ -831,14 +838,7 @@ def test_engine_log_is_within_two_ulps_of_libm_over_its_whole_range(numpy_simd, 
     sgot = _engine.log(special)
     np.testing.assert_array_equal(sgot[:8], [-np.inf, -np.inf, np.nan, np.nan, np.inf,
                                              np.nan, np.nan, 0.0])
-    wide = x[:44000].reshape(40, 1100)
-    part = wide[3:37:2, 5:1000]
-    assert _engine._as_rows(part).shape == part.shape       # the compiled path, strided
-    np.testing.assert_array_equal(_engine.log(part), got[:44000].reshape(40, 1100)[3:37:2, 5:1000])
-    inplace = part.copy()
-    assert _engine.log(inplace, out=inplace) is inplace
-    np.testing.assert_array_equal(inplace, _engine.log(part))
-    np.testing.assert_array_equal(_engine.log(wide, nthreads=2), _engine.log(wide, nthreads=1))
+    _same_bits_on_every_row_path(_engine.log, x, got)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int8],

@@ -428,6 +428,20 @@ def exp_rows(const floating[:, :] x, double r, double[:, :] out, int nthreads):
     time.  r x is rounded to float64 first, as ``np.multiply(x, r, dtype=float64)``
     rounds it.  Work is shared out in pieces of rows of about 2**14 elements;
     ``out`` has x's shape; nothing here validates."""
+    _unary_rows(x, r, out, False, nthreads)
+
+
+def log_rows(const double[:, :] x, double[:, :] out, int nthreads):
+    """out = log(x) elementwise, row by row, as exp_rows (``out`` may be ``x``);
+    _vexp.h's log, within 1 ulp of libm's (NumPy's float64 log is libm's,
+    element by element, where AVX-512 is not)."""
+    _unary_rows(x, 1.0, out, True, nthreads)
+
+
+cdef void _unary_rows(const floating[:, :] x, double r, double[:, :] out, bint log,
+                      int nthreads) noexcept:
+    """exp_rows and log_rows (``log``: float64 only), shared out in pieces of rows
+    of about 2**14 elements."""
     cdef intp rows = x.shape[0], n = x.shape[1]
     cdef intp per = (n + 16383) // 16384           # pieces per row
     cdef intp t, row, j, i0, i1
@@ -440,22 +454,7 @@ def exp_rows(const floating[:, :] x, double r, double[:, :] out, int nthreads):
         i1 = (j + 1) * n // per
         if floating is float:
             nd_exp_f32(&x[row, i0], r, &out[row, i0], i1 - i0)
+        elif log:
+            nd_log_f64(&x[row, i0], &out[row, i0], i1 - i0)
         else:
             nd_exp_f64(&x[row, i0], r, &out[row, i0], i1 - i0)
-
-
-def log_rows(const double[:, :] x, double[:, :] out, int nthreads):
-    """out = log(x) elementwise, row by row, as exp_rows (``out`` may be ``x``);
-    _vexp.h's log, within 1 ulp of libm's (NumPy's float64 log is libm's,
-    element by element, where AVX-512 is not)."""
-    cdef intp rows = x.shape[0], n = x.shape[1]
-    cdef intp per = (n + 16383) // 16384
-    cdef intp t, row, j, i0, i1
-    if rows == 0 or n == 0:
-        return
-    for t in prange(rows * per, nogil=True, num_threads=nthreads, schedule="static"):
-        row = t // per
-        j = t - row * per
-        i0 = j * n // per
-        i1 = (j + 1) * n // per
-        nd_log_f64(&x[row, i0], &out[row, i0], i1 - i0)
