@@ -1381,18 +1381,18 @@ def mean_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inner)
     cdef intp ch, r, r1, b, od, oh, jd, jh, ow, i, k
     cdef bint first, fold = rows_first_fits(n) and not (
         numeric is float or numeric is double or numeric is int64_t or numeric is uint64_t)
-    cdef double scale, div
     cdef bint pow2, same, grouped
     cdef int e2
-    # a group's output rows (batch, D, H indices): per thread, as acc
+    # a group's output rows (batch, D, H indices) and the offsets of their windows'
+    # first input rows from x's first element: per thread, as acc
     cdef intp* gb
     cdef intp* gd
     cdef intp* gh
+    cdef intp* gx
+    cdef intp off
     cdef const numeric* xr
     cdef const numeric* x0
     cdef const numeric* x1
-    cdef const numeric* x2
-    cdef const numeric* x3
     cdef real* yr
     cdef double* acc
     cdef double* dv
@@ -1422,9 +1422,10 @@ def mean_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inner)
         dv = acc + wo * inner * LONG_ROWS
         t = dv + wo + 1
         ti = <int32_t*>t
-        gb = <intp*>malloc(3 * LONG_ROWS * sizeof(intp))
+        gb = <intp*>malloc(4 * LONG_ROWS * sizeof(intp))
         gd = gb + LONG_ROWS
         gh = gd + LONG_ROWS
+        gx = gh + LONG_ROWS
         for ch in prange(nchunks, schedule="static"):
             r = ch * rows // nchunks
             r1 = (ch + 1) * rows // nchunks
@@ -1440,27 +1441,23 @@ def mean_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inner)
                         grouped = grouped and (dcount[gd[k]] == dcount[od]
                                                and hcount[gh[k]] == hcount[oh])
                 if grouped:
+                    x0 = &x[0, 0, 0, 0, 0]
+                    for k in range(LONG_ROWS):
+                        gx[k] = &x[gb[k], dstart[gd[k]], hstart[gh[k]], 0, 0] - x0
                     first = True
                     for jd in range(dcount[od]):
                         for jh in range(hcount[oh]):
-                            x0 = &x[gb[0], dstart[gd[0]] + jd * ddil, hstart[gh[0]] + jh * hdil, 0, 0]
-                            x1 = &x[gb[1], dstart[gd[1]] + jd * ddil, hstart[gh[1]] + jh * hdil, 0, 0]
-                            x2 = &x[gb[2], dstart[gd[2]] + jd * ddil, hstart[gh[2]] + jh * hdil, 0, 0]
-                            x3 = &x[gb[3], dstart[gd[3]] + jd * ddil, hstart[gh[3]] + jh * hdil, 0, 0]
-                            _sum_long4(x0, x1, x2, x3, acc, wo, wlo, whi, wstride, woff,
+                            # the (jd, jh)-th input row of every window of the group
+                            off = (jd * ddil * x.shape[2] + jh * hdil) * n
+                            _sum_long4(x0 + gx[0] + off, x0 + gx[1] + off, x0 + gx[2] + off,
+                                       x0 + gx[3] + off, acc, wo, wlo, whi, wstride, woff,
                                        wkernel, wdil, first)
-                            _sum_row_edges(x0, acc, 1, wstart, wcount, wdil, 0, wlo, first)
-                            _sum_row_edges(x0, acc, 1, wstart, wcount, wdil, whi, wo, first)
-                            _sum_row_edges(x1, acc + wo, 1, wstart, wcount, wdil, 0, wlo, first)
-                            _sum_row_edges(x1, acc + wo, 1, wstart, wcount, wdil, whi, wo, first)
-                            _sum_row_edges(x2, acc + 2 * wo, 1, wstart, wcount, wdil, 0, wlo,
-                                           first)
-                            _sum_row_edges(x2, acc + 2 * wo, 1, wstart, wcount, wdil, whi, wo,
-                                           first)
-                            _sum_row_edges(x3, acc + 3 * wo, 1, wstart, wcount, wdil, 0, wlo,
-                                           first)
-                            _sum_row_edges(x3, acc + 3 * wo, 1, wstart, wcount, wdil, whi, wo,
-                                           first)
+                            for k in range(LONG_ROWS):      # the clipped windows, if any
+                                xr = x0 + gx[k] + off
+                                _sum_row_edges(xr, acc + k * wo, 1, wstart, wcount, wdil,
+                                               0, wlo, first)
+                                _sum_row_edges(xr, acc + k * wo, 1, wstart, wcount, wdil,
+                                               whi, wo, first)
                             first = False
                     for k in range(LONG_ROWS):
                         same = _row_divisors(dv, wdiv, ddiv[gd[k]] * hdiv[gh[k]], wo, wsame)
