@@ -81,7 +81,7 @@ def _fused(x, pooled, mode, dirs, nthreads):
     if outer < min(nthreads, 2) * 2 and x.nbytes > _WHOLE_BYTES:
         return None              # one large image: the passes share it between threads
     if x.shape[a + 1] * inner > _FUSED_ROW or x.shape[a] * inner > _FUSED_ROW * 16:
-        return None              # each thread keeps 22 rows and a column in buffers
+        return None              # each thread keeps 26 rows and a column in buffers
     kx = kernel_view(x)
     y = np.empty(x.shape, _sum_dtype(x))
     shape3 = (outer, x.shape[a], x.shape[a + 1] * inner)

@@ -264,39 +264,27 @@ def running_max_pass(const numeric[:, :, ::1] x,   # IN  (outer, n, inner)
                         y[b, q, i] = pick(x[b, q, i], y[b, q - 1, i], False)
 
 
-cdef inline void _pick4(const real* v, intp vstride, real* r, intp n, intp q,
-                        real* acc) noexcept nogil:
-    cdef intp k
-    for k in range(4):
-        acc[k] = pick(v[k * vstride + q], acc[k], False)
-        r[k * n + q] = acc[k]
+cdef extern from "_scan.h" nogil:
+    void scan_max_f32 "nd_scan_max_f32"(const float* v, intp vs, float* r, intp rs,
+                                        intp nrows, intp w, int reverse)
+    void scan_max_f64 "nd_scan_max_f64"(const double* v, intp vs, double* r, intp rs,
+                                        intp nrows, intp w, int reverse)
+    void prefetch "nd_prefetch"(const void* p, intp nbytes)
 
 
 cdef inline void _scan_rows(const real* v, intp vstride, real* r, intp nrows, intp w,
-                            intp inner, bint reverse, real* tmp) noexcept nogil:
+                            intp inner, bint reverse) noexcept nogil:
     """r[k * w * inner:] = the running maximum along w of the (w, inner) row
-    v[k * vstride:], for k < nrows (``pick``'s rule).  Four unit-inner rows are
-    scanned together: one row's scan is a chain of dependent compare-selects.
-    ``tmp``: room for 8 rows."""
+    v[k * vstride:], for k < nrows (``pick``'s rule).  Unit-inner rows, whose scan
+    is a chain of dependent compare-selects, go to _scan.h: rows four at a time,
+    transposed so that one vector holds a column of four rows; otherwise the
+    loop over inner is the vector."""
     cdef intp p, q, i, k, prev, n = w * inner
-    cdef real acc[4]
-    if inner == 1 and nrows == 4:
-        if reverse:          # reversed into tmp, scanned forwards, reversed back:
-            for k in range(4):   # compilers vectorise the forward loop only
-                for q in range(w):
-                    tmp[k * n + q] = v[k * vstride + w - 1 - q]
-            for k in range(4):
-                acc[k] = tmp[k * n]
-            for q in range(w):
-                _pick4(tmp, n, tmp + 4 * n, n, q, acc)
-            for k in range(4):
-                for q in range(w):
-                    r[k * n + q] = tmp[4 * n + k * n + w - 1 - q]
+    if inner == 1:
+        if real is float:
+            scan_max_f32(v, vstride, r, n, nrows, w, reverse)
         else:
-            for k in range(4):
-                acc[k] = v[k * vstride]
-            for q in range(w):
-                _pick4(v, vstride, r, n, q, acc)
+            scan_max_f64(v, vstride, r, n, nrows, w, reverse)
         return
     for k in range(nrows):
         for p in range(w):
@@ -324,7 +312,7 @@ cdef inline void _running(const real* v, real* m, intp n, bint first) noexcept n
 
 # Rows of H handled together (their W scans interleaved).
 cdef enum:
-    CORNER_ROWS = 4
+    CORNER_ROWS = 8
 
 
 def corner_fused(const real[:, :, ::1] x,    # IN  (outer, H, W * inner)
@@ -341,7 +329,7 @@ def corner_fused(const real[:, :, ::1] x,    # IN  (outer, H, W * inner)
     passes add them.  Rows go in blocks of CORNER_ROWS, whose W scans run together.
     """
     cdef intp outer = x.shape[0], h = x.shape[1], n = x.shape[2], w = n // inner
-    cdef intp b, p0, p, q, e, k, nb, step = -1 if rev_h else 1
+    cdef intp b, p0, p, q, e, k, nb, nb2, step = -1 if rev_h else 1
     cdef real* cma
     cdef real* cmb
     cdef real* row
@@ -351,22 +339,27 @@ def corner_fused(const real[:, :, ::1] x,    # IN  (outer, H, W * inner)
     cdef real* yr
     cdef real* rk
     cdef real* sk
-    cdef real* tmp
     with nogil, parallel(num_threads=nthreads):
-        cma = <real*>malloc((2 * n + 5 * CORNER_ROWS * n + h * inner + 1) * sizeof(real))
+        cma = <real*>malloc((2 * n + 3 * CORNER_ROWS * n + h * inner + 1) * sizeof(real))
         cmb = cma + n
         row = cmb + n                       # CORNER_ROWS rows each
         row2 = row + CORNER_ROWS * n
         lines = row2 + 2 * CORNER_ROWS * n
-        tmp = lines + h * inner            # 2 * CORNER_ROWS rows
         for b in prange(outer, schedule="static"):
             p0 = 0
             while p0 < h:
                 nb = min(<intp>CORNER_ROWS, h - p0)
                 q = h - 1 - p0 if rev_h else p0       # the block's first row
+                if p0 + nb < h:                        # fetch the next block early
+                    nb2 = min(<intp>CORNER_ROWS, h - p0 - nb)
+                    prefetch(&x[b, h - p0 - nb - nb2 if rev_h else p0 + nb, 0],
+                             nb2 * n * sizeof(real))
+                elif b + 1 < outer:                    # the next image's first block
+                    nb2 = min(<intp>CORNER_ROWS, h)
+                    prefetch(&x[b + 1, h - nb2 if rev_h else 0, 0], nb2 * n * sizeof(real))
                 # rev_h: the block's rows are q, q - 1, ...: scan them from the lowest
                 _scan_rows(&x[b, q - nb + 1 if rev_h else q, 0], n, row, nb, w, inner,
-                           rev_w, tmp)
+                           rev_w)
                 for k in range(nb):
                     p = p0 + k
                     xr = &x[b, q + step * k, 0]
@@ -390,7 +383,7 @@ def corner_fused(const real[:, :, ::1] x,    # IN  (outer, H, W * inner)
                         for e in range(inner):
                             lines[(q + step * k) * inner + e] = rk[(0 if rev_w else n - inner) + e]
                 if mode == 1:
-                    _scan_rows(row2, n, row2 + CORNER_ROWS * n, nb, w, inner, rev_w, tmp)
+                    _scan_rows(row2, n, row2 + CORNER_ROWS * n, nb, w, inner, rev_w)
                     for k in range(nb):
                         yr = &y[b, q + step * k, 0]
                         sk = row2 + CORNER_ROWS * n + (nb - 1 - k if rev_h else k) * n
