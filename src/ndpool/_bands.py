@@ -25,6 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._uniforms import uniforms
+
 
 # ---- the layout of one axis's bands ---------------------------------------------------------
 
@@ -194,16 +196,18 @@ def run(name, spec, nthreads, p, rng=None):
     out_shape = spec.out_shape
     cut = _cut(name, spec, p, out_shape)
     if cut is None:
-        return run_core(name, spec, nthreads, p, rng.random(out_shape) if sample else None)
+        return run_core(name, spec, nthreads, p,
+                        uniforms(rng, out_shape, nthreads) if sample else None)
     axis, bands = cut
     whole_u = None
     if sample and any(m > 1 for m in out_shape[:axis]):
-        whole_u = rng.random(out_shape)
+        whole_u = uniforms(rng, out_shape, nthreads)
     results = None
     for band, where, indexing in bands:
         u = None
         if sample:
-            u = rng.random(band.out_shape) if whole_u is None else whole_u[where]
+            u = (uniforms(rng, band.out_shape, nthreads) if whole_u is None
+                 else whole_u[where])
         parts = run_core(name, band, nthreads, p, u)
         parts = parts if isinstance(parts, tuple) else (parts,)
         if results is None:

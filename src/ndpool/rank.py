@@ -64,8 +64,10 @@ def stochastic_pool(x, kernel_size, stride=None, *, mode="sample", rng=None, pad
       0 for a window without mass; a float result.
 
     NaN propagates (the sample is the window's last NaN).  Draws use one
-    uniform variate per window from ``rng``, so a seed reproduces the result
-    for any ``workers``.
+    uniform variate per window, the numbers of ``rng.random(output_shape)``
+    (drawn on ``workers`` threads when the bit generator can jump ahead, as
+    NumPy's default PCG64 can), so a seed reproduces the result for any
+    ``workers``, and ``rng`` is left as that one call would leave it.
 
     Zeiler & Fergus, "Stochastic pooling for regularization of deep
     convolutional neural networks", ICLR 2013.

@@ -1,0 +1,55 @@
+"""Stochastic pooling's uniforms, drawn on several threads: rng.random's numbers."""
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import ndpool
+from hyp import examples
+from ndpool import _uniforms
+
+BIT_GENERATORS = [np.random.PCG64, np.random.PCG64DXSM, np.random.MT19937,
+                  np.random.Philox, np.random.SFC64]
+
+
+@examples(40)
+@given(st.sampled_from(BIT_GENERATORS), st.lists(st.integers(0, 40), min_size=1, max_size=3),
+       st.integers(1, 5), st.booleans(), st.integers(0, 2**32))
+def test_uniforms_are_one_calls_numbers_and_leave_its_state(bit_generator, shape, nthreads,
+                                                             half_drawn, seed):
+    """The same float64 numbers as one rng.random(shape) call, and afterwards the
+    same stream: of float64s, and of 32-bit integers, whose buffered half (left by
+    an odd number of 32-bit draws) a jump-ahead would drop."""
+    mp = pytest.MonkeyPatch()
+    mp.setattr(_uniforms, "SPLIT_MIN", 1)         # split even a short draw
+    try:
+        rng, ref = (np.random.Generator(bit_generator(seed)) for _ in range(2))
+        if half_drawn:
+            rng.integers(0, 2**32, dtype=np.uint32)
+            ref.integers(0, 2**32, dtype=np.uint32)
+        got = _uniforms.uniforms(rng, tuple(shape), nthreads)
+        want = ref.random(tuple(shape))
+    finally:
+        mp.undo()
+    assert got.shape == want.shape and got.dtype == want.dtype
+    assert got.tobytes() == want.tobytes()
+    assert rng.integers(0, 2**32, 3, dtype=np.uint32).tolist() == \
+        ref.integers(0, 2**32, 3, dtype=np.uint32).tolist()
+    assert rng.random(3).tobytes() == ref.random(3).tobytes()
+
+
+def test_a_seed_samples_the_same_for_any_workers():
+    """Above SPLIT_MIN draws the uniforms come from several threads: the sample
+    of a seeded call does not depend on ``workers``."""
+    x = np.random.default_rng(3).random((2, 4, 2 * 362, 2 * 362)).astype(np.float32)
+    assert x[..., ::2, ::2].size > _uniforms.SPLIT_MIN * 2
+    one = ndpool.stochastic_pool(x, 2, rng=7, axes=(-2, -1), workers=1)
+    for w in (2, 3):
+        assert ndpool.stochastic_pool(x, 2, rng=7, axes=(-2, -1), workers=w).tobytes() == one.tobytes()
+    rng = np.random.default_rng(7)
+    u = rng.random(one.shape)        # the draws one rng.random call gives
+    taps = x.reshape(2, 4, 362, 2, 362, 2).transpose(0, 1, 2, 4, 3, 5).reshape(*one.shape, 4)
+    cum = np.cumsum(np.maximum(taps, 0).astype(np.float64), axis=-1)   # in tap order
+    tap = np.minimum((cum <= (u * cum[..., -1])[..., None]).sum(-1), 3)
+    want = np.take_along_axis(taps, tap[..., None], -1)[..., 0]
+    np.testing.assert_array_equal(one, want)
