@@ -61,6 +61,23 @@ static inline void nd_prefetch(const void *p, ptrdiff_t bytes) {
 #if defined(__SSE2__)
 #include <emmintrin.h>
 
+/* The columns a group's vector blocks leave over (``tail`` of them: at the
+ * row's end, or at its start in reverse), row by row from the running maxima
+ * the vectors reached, ``lane[g][k]`` for row 4 g + k. */
+#define ND_SCAN_GROUP_TAILS(T, v, vs, r, rs, ng, lane, w, tail, reverse)      \
+    do {                                                                      \
+        int g_, k_;                                                           \
+        for (g_ = 0; g_ < (ng); g_++)                                         \
+            for (k_ = 0; k_ < 4; k_++) {                                      \
+                const T *vk_ = (v) + (4 * g_ + k_) * (vs);                    \
+                T *rk_ = (r) + (4 * g_ + k_) * (rs);                          \
+                T a_ = (lane)[g_][k_];                                        \
+                if (reverse)                                                  \
+                    ND_SCAN_TAIL(T, vk_, rk_, (tail) - 1, (ptrdiff_t)-1, -1, a_); \
+                else ND_SCAN_TAIL(T, vk_, rk_, (w) - (tail), (w), 1, a_);     \
+            }                                                                 \
+    } while (0)
+
 static inline __m128 nd_pick_ps(__m128 x, __m128 acc) {
     __m128 nan = _mm_cmpunord_ps(x, x);
     return _mm_or_ps(_mm_and_ps(nan, x), _mm_andnot_ps(nan, _mm_max_ps(x, acc)));
@@ -124,16 +141,8 @@ static inline void nd_scan_groups_f32(const float *v, ptrdiff_t vs, float *r,
         }
     }
     if (tail == 0) return;
-    for (g = 0; g < ng; g++) {
-        _mm_storeu_ps(lane[g], acc[g]);
-        for (k = 0; k < 4; k++) {
-            const float *vk = v + (4 * g + k) * vs;
-            float *rk = r + (4 * g + k) * rs;
-            float a = lane[g][k];
-            if (reverse) ND_SCAN_TAIL(float, vk, rk, tail - 1, (ptrdiff_t)-1, -1, a);
-            else ND_SCAN_TAIL(float, vk, rk, w - tail, w, 1, a);
-        }
-    }
+    for (g = 0; g < ng; g++) _mm_storeu_ps(lane[g], acc[g]);
+    ND_SCAN_GROUP_TAILS(float, v, vs, r, rs, ng, lane, w, tail, reverse);
 }
 
 /* Two columns of two rows per vector: a group of four rows is two vectors per
@@ -183,14 +192,8 @@ static inline void nd_scan_groups_f64(const double *v, ptrdiff_t vs, double *r,
     for (g = 0; g < ng; g++) {
         _mm_storeu_pd(lane[g], lo[g]);
         _mm_storeu_pd(lane[g] + 2, hi[g]);
-        for (k = 0; k < 4; k++) {
-            const double *vk = v + (4 * g + k) * vs;
-            double *rk = r + (4 * g + k) * rs;
-            double a = lane[g][k];
-            if (reverse) ND_SCAN_TAIL(double, vk, rk, tail - 1, (ptrdiff_t)-1, -1, a);
-            else ND_SCAN_TAIL(double, vk, rk, w - tail, w, 1, a);
-        }
     }
+    ND_SCAN_GROUP_TAILS(double, v, vs, r, rs, ng, lane, w, tail, reverse);
 }
 
 #define ND_SCAN_GROUPS(sfx, T)                                                \
