@@ -313,6 +313,7 @@ cdef inline void _running(const real* v, real* m, intp n, bint first) noexcept n
 # Rows of H handled together (their W scans interleaved).
 cdef enum:
     CORNER_ROWS = 8
+    PREFETCH_ROW_BYTES = 2048     # rows up to this long: blocks of up to 16 KiB
 
 
 def corner_fused(const real[:, :, ::1] x,    # IN  (outer, H, W * inner)
@@ -350,7 +351,11 @@ def corner_fused(const real[:, :, ::1] x,    # IN  (outer, H, W * inner)
             while p0 < h:
                 nb = min(<intp>CORNER_ROWS, h - p0)
                 q = h - 1 - p0 if rev_h else p0       # the block's first row
-                if p0 + nb < h:                        # fetch the next block early
+                # Fetch the next block early, where it fits in L1 beside this
+                # one (a long row is a long ascending run the hardware follows).
+                if n * sizeof(real) > PREFETCH_ROW_BYTES:
+                    pass
+                elif p0 + nb < h:
                     nb2 = min(<intp>CORNER_ROWS, h - p0 - nb)
                     prefetch(&x[b, h - p0 - nb - nb2 if rev_h else p0 + nb, 0],
                              nb2 * n * sizeof(real))
