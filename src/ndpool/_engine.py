@@ -196,7 +196,12 @@ _NO_E = np.empty((1, 1, 1, 1, 1), np.float64)
 _NO_BAD = np.empty((1, 1, 1, 1, 1), np.uint8)
 
 
-def window_smooth(x, axes, plans, op, *, e=None, divisors=None, p=1, absval=False,
+#: The most input rows a window may span for window_smooth to take the exp in its
+#: sweep: each thread keeps that many rows of e^(r x) (each row as float64).
+_EXP_ROWS = 16
+
+
+def window_smooth(x, axes, plans, op, *, e=None, r=None, divisors=None, p=1, absval=False,
                   lo=-math.inf, tiny=0.0, ratio=1.0, empty=None, nthreads):
     """A smooth pool's window sums in one fused sweep (smooth.pyx's smooth_fused),
     in float64, when the pooled axes are adjacent and no window is empty; else None.
@@ -204,7 +209,10 @@ def window_smooth(x, axes, plans, op, *, e=None, divisors=None, p=1, absval=Fals
     ``op``: SMOOTH_POWER (the sums of ``v ** p``, p in 1, 2, 3, ``v = |x|`` if
     ``absval`` else ``x``, then ``max(v, lo)``), SMOOTH_SOFT (``sum(x e) / sum(e)``)
     or SMOOTH_EXP_MAX (the mean of ``e``), with ``e`` a float64 array of x's shape
-    (``exp(x)``, ``exp(r x)``).  ``divisors`` as window_mean's: the sums are divided
+    (``exp(x)``, ``exp(r x)``), or instead ``r``: x float32 or float64, and ``e^(r x)``
+    taken in the sweep, row by row as it reads x (None where x is another dtype or
+    its windows span more than _EXP_ROWS rows: the caller then passes ``e``).
+    ``divisors`` as window_mean's: the sums are divided
     by them.  Returns (result, bad): ``bad`` is None when no window is marked, else a
     boolean array of the result's shape (SMOOTH_SOFT, SMOOTH_EXP_MAX: the windows
     whose value the caller must take from the shifted per-window kernel; ``tiny``
@@ -215,6 +223,10 @@ def window_smooth(x, axes, plans, op, *, e=None, divisors=None, p=1, absval=Fals
     steps = _cached_steps(x.shape, axes, plans)
     if (len(steps) != 1 or steps[0][1] is None
             or any(plan.has_empty for plan in plans)):
+        return None
+    inside = r is not None
+    if inside and (x.dtype not in (np.float32, np.float64) or math.prod(
+            int(plan.count.max(initial=1)) for plan in plans[:-1]) > _EXP_ROWS):
         return None
     kx = kernel_view(x)
     shape, (xs, ys, args), _ = steps[0]
@@ -231,6 +243,7 @@ def window_smooth(x, axes, plans, op, *, e=None, divisors=None, p=1, absval=Fals
         nbad = _s.smooth_fused(kx.reshape(xs), _NO_E if e is None else e.reshape(xs),
                                y.reshape(ys), _NO_BAD if bad is None else bad.reshape(ys),
                                *args, *divs, mean, op, p, absval, lo, tiny, ratio,
+                               inside, float(r) if inside else 1.0,
                                threads_for(nthreads, kx.size))
     return y, (bad.view(np.bool_) if nbad else None)
 

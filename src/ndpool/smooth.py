@@ -339,9 +339,11 @@ def _softpool(spec, nthreads):
 # which this fails (values beyond, infinities, NaN) takes the per-window kernel's
 # value instead (a -inf, which weighs nothing there, makes e^x x NaN here).  The
 # choice is made window by window, on the window's own values: a window's result
-# never depends on the rest of the array (its batch, its chunks).  e^x is the
-# engine's (one exp per element, a slab at a time); the products x e^x, both sums, their
-# ratio and the test are one compiled sweep (smooth.pyx).
+# never depends on the rest of the array (its batch, its chunks).  For float32 and
+# float64 x, e^x, the products x e^x, both sums, their ratio and the test are one
+# compiled sweep over the whole array (smooth.pyx, which takes e^x as it reads each
+# row); other dtypes, and windows spanning more than _engine._EXP_ROWS rows, take
+# e^x from the engine a slab at a time and the same sweep for the rest.
 _SOFT_MIN = 2.0**-900
 
 
@@ -349,8 +351,33 @@ def _softpool_fast(spec, nthreads):
     x = spec.x
     if x.size == 0 or any(plan.start.ndim != 1 or plan.has_empty for plan in spec.plans):
         return None
+    whole = _softpool_whole(x, spec.axes, spec.plans, nthreads)
+    if whole is not None:
+        return whole
     return _by_slabs(x, spec, lambda part, plans, threads, scratch: _softpool_slab(
         part, spec.axes, plans, threads, scratch), nthreads)
+
+
+def _softpool_whole(x, axes, plans, nthreads):
+    """SoftPool of float32 and float64 x in one compiled sweep that takes e^x as it
+    reads each row (no float64 copy of x, no slabs), the per-window kernel's values
+    where the unshifted sums fail; None where the sweep does not apply."""
+    fused = _engine.window_smooth(x, axes, plans, _engine.SMOOTH_SOFT, r=1.0,
+                                  tiny=_SOFT_MIN, nthreads=nthreads)
+    if fused is None:
+        return None
+    out, bad = fused
+    return _patch(out, bad, x, axes, plans, _gather.SOFTPOOL, 0.0, nthreads)
+
+
+def _patch(out, bad, x, axes, plans, kind, param, nthreads):
+    """out with the windows marked in ``bad`` (None: none) taken from the per-window
+    kernel ``kind``."""
+    if bad is not None and bad.any():
+        which = np.flatnonzero(bad)
+        np.put(out, which, _gather.float_reduce_at(x, axes, plans, kind, param, which,
+                                                   nthreads))
+    return out
 
 
 def _softpool_slab(x, axes, plans, nthreads, scratch):
@@ -369,19 +396,18 @@ def _softpool_slab(x, axes, plans, nthreads, scratch):
             s1 = _engine.window_sum(v, axes, plans, nthreads=nthreads, acc=f64)
             bad = ~((s0 >= _SOFT_MIN) & (s0 < np.inf) & np.isfinite(s1))
             out = np.divide(s1, s0, out=s1)
-    if bad is not None and bad.any():   # x = -inf: 0 * -inf = NaN, its window fails
-        which = np.flatnonzero(bad)
-        np.put(out, which, _gather.float_reduce_at(x, axes, plans, _gather.SOFTPOOL, 0.0,
-                                                   which, nthreads))
-    return out
+    # x = -inf: 0 * -inf = NaN, its window fails
+    return _patch(out, bad, x, axes, plans, _gather.SOFTPOOL, 0.0, nthreads)
 
 
 def _lse(spec, nthreads, r):
     r = positive_real(r, "r")
     x = spec.x
     if x.size and all(plan.start.ndim == 1 and not plan.has_empty for plan in spec.plans):
-        values = _by_slabs(x, spec, lambda part, plans, threads, scratch: _lse_slab(
-            part, spec.axes, plans, threads, r, scratch), nthreads)
+        values = _lse_whole(x, spec.axes, spec.plans, nthreads, r)
+        if values is None:
+            values = _by_slabs(x, spec, lambda part, plans, threads, scratch: _lse_slab(
+                part, spec.axes, plans, threads, r, scratch), nthreads)
     else:
         values = _gather.float_reduce(x, spec.axes, spec.plans, _gather.LSE, r, nthreads)
     return _as_float(values, spec)
@@ -400,6 +426,22 @@ def _lse(spec, nthreads, r):
 # and tests r (m - L) >= 1/4 as max e^(r x) >= e^(1/4) mean: no second pass over x
 # for m, and no log but the result's.
 _LSE_MARGIN = 0.25
+
+
+def _lse_whole(x, axes, plans, nthreads, r):
+    """Log-sum-exp pooling of float32 and float64 x in one compiled sweep that takes
+    e^(r x) as it reads each row, as _lse_slab's tests; None where it does not apply."""
+    counts = [plan.count.astype(np.float64) for plan in plans]
+    fused = _engine.window_smooth(x, axes, plans, _engine.SMOOTH_EXP_MAX, r=r,
+                                  divisors=counts, tiny=_SOFT_MIN,
+                                  ratio=math.exp(_LSE_MARGIN), nthreads=nthreads)
+    if fused is None:
+        return None
+    out, bad = fused
+    with np.errstate(divide="ignore", invalid="ignore"):
+        _engine.log(out, out=out, nthreads=nthreads)
+        np.divide(out, r, out=out)
+    return _patch(out, bad, x, axes, plans, _gather.LSE, r, nthreads)
 
 
 def _lse_slab(x, axes, plans, nthreads, r, scratch):
@@ -427,11 +469,7 @@ def _lse_slab(x, axes, plans, nthreads, r, scratch):
             np.maximum(spread, np.abs(out), out=spread)
             bad = ~(good & (spread >= _LSE_MARGIN))
         np.divide(out, r, out=out)
-    if bad is not None and bad.any():
-        which = np.flatnonzero(bad)
-        np.put(out, which, _gather.float_reduce_at(x, axes, plans, _gather.LSE, r, which,
-                                                   nthreads))
-    return out
+    return _patch(out, bad, x, axes, plans, _gather.LSE, r, nthreads)
 
 
 @dask_aware

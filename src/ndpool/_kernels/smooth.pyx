@@ -10,10 +10,16 @@ per-thread float64 row, and that row is summed along W once per output row:
 
 - ``POWER``: ``v ** p`` for p in 1, 2, 3, with ``v = x``, ``|x|`` or ``max(x, lo)``;
   the window sum or, with divisors, the window mean.
-- ``SOFT``: given ``e = exp(x)`` (``exp_rows`` below), the sums of ``e`` and
-  of ``x * e``, and their ratio, SoftPool's value.
-- ``EXP_MAX``: given ``e = exp(r x)``, the window mean of ``e``, log-sum-exp's
+- ``SOFT``: with ``e = exp(x)``, the sums of ``e`` and of ``x * e``, and their
+  ratio, SoftPool's value.
+- ``EXP_MAX``: with ``e = exp(r x)``, the window mean of ``e``, log-sum-exp's
   value before its log, and, on the way, the window's largest ``e``.
+
+For float32 and float64 x the sweep takes ``e`` itself, row by row as it reaches
+the rows, and keeps each thread's last rows for the next window (``_exp_row``);
+otherwise ``e`` is the caller's (``exp_rows`` below, or NumPy's).  The folds of
+these two and the windows' tests are _fold.h's, compiled for AVX-512, AVX2 and
+the baseline like the exp.
 
 SoftPool's and log-sum-exp's unshifted sums are trusted only where they are
 finite normal numbers (and, for log-sum-exp, where the window is spread out
@@ -46,6 +52,17 @@ cdef extern from "_vexp.h" nogil:
     void nd_exp_f32(const float* x, double r, double* out, Py_ssize_t n)
     void nd_exp_f64(const double* x, double r, double* out, Py_ssize_t n)
     void nd_log_f64(const double* x, double* out, Py_ssize_t n)
+cdef extern from "_fold.h" nogil:
+    void nd_fold_soft_f32(const float* x0, const float* x1, const double* e0,
+                          const double* e1, double* a0, double* a1, Py_ssize_t n, int first)
+    void nd_fold_soft_f64(const double* x0, const double* x1, const double* e0,
+                          const double* e1, double* a0, double* a1, Py_ssize_t n, int first)
+    void nd_fold_exp_max(const double* e0, const double* e1, double* a0, double* a1,
+                         Py_ssize_t n, int first)
+    double nd_soft_fails(double s0, double s1, double tiny)
+    double nd_lse_fails(double mean, double big, double tiny, double ratio)
+    double nd_failures(const double* a, const double* b, Py_ssize_t m, int soft,
+                       double tiny, double ratio)
 from ndpool._kernels._rows cimport chunk_count, next_row, row_at
 
 ctypedef Py_ssize_t intp
@@ -105,21 +122,6 @@ cdef inline void _fold_soft(const numeric* xr, const double* er, double* a0, dou
             a1[i] = a1[i] + <double>xr[i] * er[i]
 
 
-cdef inline void _fold_exp_max(const double* er, double* a0, double* a1, intp n,
-                               bint first) noexcept nogil:
-    """a0 (+)= e, a1 = max(a1, e), elementwise (a NaN e makes a0 NaN, which the
-    caller rejects, so the maximum's NaN rule does not matter)."""
-    cdef intp i
-    if first:
-        for i in range(n):
-            a0[i] = er[i]
-            a1[i] = er[i]
-    else:
-        for i in range(n):
-            a0[i] = a0[i] + er[i]
-            a1[i] = er[i] if er[i] > a1[i] else a1[i]
-
-
 # Two input rows at a time: the per-thread rows are then read and written once per
 # pair of input rows, not once per row (most windows span 2 or 3 rows).
 
@@ -159,20 +161,19 @@ cdef inline void _fold_soft2(const numeric* x0, const numeric* x1, const double*
             a1[i] = a1[i] + <double>x0[i] * e0[i] + <double>x1[i] * e1[i]
 
 
-cdef inline void _fold_exp_max2(const double* e0, const double* e1, double* a0,
-                                double* a1, intp n, bint first) noexcept nogil:
-    """_fold_exp_max of two rows."""
-    cdef intp i
-    cdef double v
-    if first:
-        for i in range(n):
-            a0[i] = e0[i] + e1[i]
-            a1[i] = e1[i] if e1[i] > e0[i] else e0[i]
+cdef inline void _soft(const numeric* x0, const numeric* x1, const double* e0,
+                       const double* e1, double* a0, double* a1, intp n,
+                       bint first) noexcept nogil:
+    """SoftPool's fold of one row (x1 NULL) or two: _fold.h's for float32 and float64
+    x, the loops above for the other dtypes."""
+    if numeric is float:
+        nd_fold_soft_f32(x0, x1, e0, e1, a0, a1, n, first)
+    elif numeric is double:
+        nd_fold_soft_f64(x0, x1, e0, e1, a0, a1, n, first)
+    elif x1 == NULL:
+        _fold_soft(x0, e0, a0, a1, n, first)
     else:
-        for i in range(n):
-            a0[i] = a0[i] + e0[i] + e1[i]
-            v = e1[i] if e1[i] > e0[i] else e0[i]
-            a1[i] = v if v > a1[i] else a1[i]
+        _fold_soft2(x0, x1, e0, e1, a0, a1, n, first)
 
 
 cdef inline void _pass_w_tables(const double* t, double* yr, intp inner,
@@ -254,47 +255,32 @@ cdef inline void _pass_w_regular(const double* t, double* yr, intp wlo, intp whi
                 yr[ow] = yr[ow] + t[k + ow * wstride]
 
 
-# The windows' tests below count failures as float sums of 0.0 and 1.0 selected by
-# float compares, the form GCC vectorises (compares combined into integers or
-# bytes stay scalar), in four running sums, so that the additions need not wait
-# for each other.  The flags themselves are written only where a window failed.
-
-cdef inline double _soft_fails(double s0, double s1, double tiny) noexcept nogil:
-    """1.0 where a sum of e (s0) is below ``tiny`` or not finite, or a sum of x e
-    (s1) is not finite (smooth.py's _SOFT_MIN test), else 0.0."""
-    cdef double f = 0.0 if s0 >= tiny else 1.0
-    f = f if s0 < INFINITY else 1.0
-    return f if s1 - s1 == 0 else 1.0
-
-
-cdef inline double _lse_fails(double mean, double big, double tiny,
-                              double ratio) noexcept nogil:
-    """1.0 where a mean of e = e^(r x) is below ``tiny`` or not finite, or where its
-    log and its log's distance to the log of the window's largest e (big) both
-    stay under log(``ratio``) (smooth.py's _LSE_MARGIN), tested as ratios:
-    big < ratio mean and 1 / ratio < mean < ratio; else 0.0."""
-    cdef double f = 0.0 if mean >= tiny else 1.0
-    f = f if mean < INFINITY else 1.0
-    return f if (big >= ratio * mean) or (mean >= ratio) or (mean * ratio <= 1.0) else 1.0
-
-
-cdef inline double _failures(const double* a, const double* b, intp m, bint soft,
-                             double tiny, double ratio) noexcept nogil:
-    """How many of the m windows fail _soft_fails (soft) or _lse_fails."""
-    cdef double acc[4]
-    cdef intp i = 0, j
-    for j in range(4):
-        acc[j] = 0.0
-    while i + 4 <= m:
-        for j in range(4):
-            acc[j] = acc[j] + (_soft_fails(a[i + j], b[i + j], tiny) if soft
-                               else _lse_fails(a[i + j], b[i + j], tiny, ratio))
-        i = i + 4
-    while i < m:
-        acc[0] = acc[0] + (_soft_fails(a[i], b[i], tiny) if soft
-                           else _lse_fails(a[i], b[i], tiny, ratio))
-        i = i + 1
-    return (acc[0] + acc[1]) + (acc[2] + acc[3])
+cdef inline const double* _exp_row(const numeric* xr, intp tag, double r, double* cache,
+                                   intp* tags, intp nslots, intp* slot, intp n,
+                                   const double* keep) noexcept nogil:
+    """e^(r x) of the input row xr (tagged ``tag``, its index among x's rows), from
+    the thread's cache of ``nslots`` rows of n, or computed into the oldest slot
+    (``slot``: the next one to fill, round robin) other than ``keep`` (the row a
+    pair's first call returned, which the fold still needs; nslots >= 2).  With
+    ``nslots`` at least the window's rows, the rows two neighbouring windows
+    share are computed once: a 3x3 window of stride 2 reads each row once or
+    twice, and its exp is taken once."""
+    cdef intp s
+    cdef double* er
+    for s in range(nslots):
+        if tags[s] == tag:
+            return cache + s * n
+    s = slot[0]
+    if cache + s * n == keep:
+        s = s + 1 if s + 1 < nslots else 0
+    slot[0] = s + 1 if s + 1 < nslots else 0
+    tags[s] = tag
+    er = cache + s * n
+    if numeric is float:
+        nd_exp_f32(xr, r, er, n)
+    elif numeric is double:
+        nd_exp_f64(xr, r, er, n)
+    return er
 
 
 @cython.cdivision(True)
@@ -317,7 +303,7 @@ def smooth_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inne
                  intp wlo, intp whi, intp wstride, intp woff, intp wkernel,
                  const double[::1] ddiv, const double[::1] hdiv, const double[::1] wdiv,
                  bint mean, int op, int p, bint absval, double lo, double tiny,
-                 double ratio, int nthreads):
+                 double ratio, bint exp_inside, double er, int nthreads):
     """Window sums of a transform of x (see the module docstring), in one sweep;
     returns the number of windows marked in ``bad``.
 
@@ -329,6 +315,12 @@ def smooth_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inne
       ``bad`` marks the windows where it is not finite or below ``tiny``, or where
       neither its log nor its log's distance to the log of the window's largest
       e reaches log(``ratio``) (``smooth._lse_slab``'s margin).
+
+    With ``exp_inside`` (SOFT, EXP_MAX; x float32 or float64), ``e`` is not read:
+    each input row's ``e^(er x)`` is computed as the sweep reaches it, into a
+    per-thread cache of as many rows as the largest window has, so that x is
+    read once and no float64 copy of it is written.  _vexp.h's exp, the same
+    as exp_rows'.
 
     Every window holds at least one element.
     """
@@ -345,17 +337,29 @@ def smooth_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inne
     cdef double* t1
     cdef double* yr
     cdef uint8_t* br
+    cdef intp nd = x.shape[1], nh = x.shape[2], nslots = 0, slot, s
+    cdef double* cache
+    cdef intp* tags
+    cdef const double* e0
+    cdef const double* e1
     counts = np.zeros(max(nchunks, 1), np.intp)
     cdef intp[::1] cv = counts
+    if exp_inside:                   # the cache holds the largest window's rows
+        nslots = max(2, int(np.max(np.asarray(dcount))) * int(np.max(np.asarray(hcount))))
     with nogil, parallel(num_threads=nthreads):
         a0 = <double*>malloc(((2 * n + m) if two else n) * sizeof(double))
         a1 = a0 + n
         t1 = a1 + n
+        cache = <double*>malloc(nslots * n * sizeof(double)) if exp_inside else NULL
+        tags = <intp*>malloc(nslots * sizeof(intp)) if exp_inside else NULL
         for ch in prange(nchunks, schedule="static"):
             r = ch * rows // nchunks
             r1 = (ch + 1) * rows // nchunks
             b, od, oh = row_at(r, ho, do)
             nbad = 0
+            slot = 0
+            for s in range(nslots):
+                tags[s] = -1
             while r < r1:
                 # the window's dcount x hcount input rows, q-th at (d, h), two at a time
                 first = True
@@ -370,21 +374,38 @@ def smooth_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inne
                         if op == POWER:
                             _fold_power2(&x[b, d, h, 0, 0], &x[b, d1, h1, 0, 0], a0, n, p,
                                          absval, first)
-                        elif op == SOFT:
-                            _fold_soft2(&x[b, d, h, 0, 0], &x[b, d1, h1, 0, 0],
-                                        &e[b, d, h, 0, 0], &e[b, d1, h1, 0, 0], a0, a1, n,
-                                        first)
+                            q = q + 2
+                            first = False
+                            continue
+                        if exp_inside:
+                            e0 = _exp_row(&x[b, d, h, 0, 0], (b * nd + d) * nh + h, er,
+                                          cache, tags, nslots, &slot, n, NULL)
+                            e1 = _exp_row(&x[b, d1, h1, 0, 0], (b * nd + d1) * nh + h1, er,
+                                          cache, tags, nslots, &slot, n, e0)
                         else:
-                            _fold_exp_max2(&e[b, d, h, 0, 0], &e[b, d1, h1, 0, 0], a0, a1,
-                                           n, first)
+                            e0 = &e[b, d, h, 0, 0]
+                            e1 = &e[b, d1, h1, 0, 0]
+                        if op == SOFT:
+                            _soft(&x[b, d, h, 0, 0], &x[b, d1, h1, 0, 0], e0, e1, a0, a1,
+                                  n, first)
+                        else:
+                            nd_fold_exp_max(e0, e1, a0, a1, n, first)
                         q = q + 2
                     else:
                         if op == POWER:
                             _fold_power(&x[b, d, h, 0, 0], a0, n, p, absval, lo, first)
-                        elif op == SOFT:
-                            _fold_soft(&x[b, d, h, 0, 0], &e[b, d, h, 0, 0], a0, a1, n, first)
+                            q = q + 1
+                            first = False
+                            continue
+                        if exp_inside:
+                            e0 = _exp_row(&x[b, d, h, 0, 0], (b * nd + d) * nh + h, er,
+                                          cache, tags, nslots, &slot, n, NULL)
                         else:
-                            _fold_exp_max(&e[b, d, h, 0, 0], a0, a1, n, first)
+                            e0 = &e[b, d, h, 0, 0]
+                        if op == SOFT:
+                            _soft(&x[b, d, h, 0, 0], NULL, e0, NULL, a0, a1, n, first)
+                        else:
+                            nd_fold_exp_max(e0, NULL, a0, a1, n, first)
                         q = q + 1
                     first = False
                 yr = &y[b, od, oh, 0, 0]
@@ -405,10 +426,10 @@ def smooth_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inne
                             wkernel, wo, op == EXP_MAX)
                     br = &bad[b, od, oh, 0, 0]
                     memset(br, 0, m)
-                    if _failures(yr, t1, m, op == SOFT, tiny, ratio) > 0:
+                    if nd_failures(yr, t1, m, op == SOFT, tiny, ratio) > 0:
                         for i in range(m):
-                            br[i] = (_soft_fails(yr[i], t1[i], tiny) if op == SOFT
-                                     else _lse_fails(yr[i], t1[i], tiny, ratio)) > 0
+                            br[i] = (nd_soft_fails(yr[i], t1[i], tiny) if op == SOFT
+                                     else nd_lse_fails(yr[i], t1[i], tiny, ratio)) > 0
                             nbad = nbad + br[i]
                     if op == SOFT:
                         _ratio(yr, t1, m)
@@ -416,6 +437,8 @@ def smooth_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inne
                 next_row(&oh, &od, &b, ho, do)
             cv[ch] = nbad
         free(a0)
+        free(cache)
+        free(tags)
     return int(counts.sum())
 
 
