@@ -437,10 +437,13 @@ def _lse_whole(x, axes, plans, nthreads, r):
                                   ratio=math.exp(_LSE_MARGIN), nthreads=nthreads)
     if fused is None:
         return None
-    out, bad = fused
+    mean, bad = fused
+    # the division writes the method's dtype: the float64 quotient rounded once, as
+    # a cast of it would be (and np.put rounds the kernel's values the same way)
+    out = np.empty(mean.shape, mean_dtype(x.dtype))
     with np.errstate(divide="ignore", invalid="ignore"):
-        _engine.log(out, out=out, nthreads=nthreads)
-        np.divide(out, r, out=out)
+        _engine.log(mean, out=mean, nthreads=nthreads)
+        np.divide(mean, r, out=out)
     return _patch(out, bad, x, axes, plans, _gather.LSE, r, nthreads)
 
 
