@@ -336,16 +336,19 @@ def corner_fused(const real[:, :, ::1] x,    # IN  (outer, H, W * inner)
     cdef real* row
     cdef real* row2
     cdef real* lines
+    cdef real* cols
     cdef const real* xr
     cdef real* yr
     cdef real* rk
     cdef real* sk
+    cdef bint near = n * sizeof(real) <= PREFETCH_ROW_BYTES
     with nogil, parallel(num_threads=nthreads):
-        cma = <real*>malloc((2 * n + 3 * CORNER_ROWS * n + h * inner + 1) * sizeof(real))
+        cma = <real*>malloc((2 * n + 4 * CORNER_ROWS * n + h * inner + 1) * sizeof(real))
         cmb = cma + n
         row = cmb + n                       # CORNER_ROWS rows each
-        row2 = row + CORNER_ROWS * n
-        lines = row2 + 2 * CORNER_ROWS * n
+        row2 = row + CORNER_ROWS * n        # two blocks
+        cols = row2 + 2 * CORNER_ROWS * n   # cascade's first terms, one block
+        lines = cols + CORNER_ROWS * n
         for b in prange(outer, schedule="static"):
             p0 = 0
             while p0 < h:
@@ -353,13 +356,11 @@ def corner_fused(const real[:, :, ::1] x,    # IN  (outer, H, W * inner)
                 q = h - 1 - p0 if rev_h else p0       # the block's first row
                 # Fetch the next block early, where it fits in L1 beside this
                 # one (a long row is a long ascending run the hardware follows).
-                if n * sizeof(real) > PREFETCH_ROW_BYTES:
-                    pass
-                elif p0 + nb < h:
+                if near and p0 + nb < h:
                     nb2 = min(<intp>CORNER_ROWS, h - p0 - nb)
                     prefetch(&x[b, h - p0 - nb - nb2 if rev_h else p0 + nb, 0],
                              nb2 * n * sizeof(real))
-                elif b + 1 < outer:                    # the next image's first block
+                elif near and b + 1 < outer:           # the next image's first block
                     nb2 = min(<intp>CORNER_ROWS, h)
                     prefetch(&x[b + 1, h - nb2 if rev_h else 0, 0], nb2 * n * sizeof(real))
                 # rev_h: the block's rows are q, q - 1, ...: scan them from the lowest
@@ -380,8 +381,9 @@ def corner_fused(const real[:, :, ::1] x,    # IN  (outer, H, W * inner)
                         _running(rk, cma, n, p == 0)
                         _running(xr, cmb, n, p == 0)
                         sk = row2 + (nb - 1 - k if rev_h else k) * n
+                        rk = cols + k * n
                         for e in range(n):
-                            yr[e] = cma[e]
+                            rk[e] = cma[e]
                             sk[e] = xr[e] + cmb[e]
                     else:                              # line maxima, added below
                         _running(xr, cma, n, p == 0)
@@ -389,11 +391,12 @@ def corner_fused(const real[:, :, ::1] x,    # IN  (outer, H, W * inner)
                             lines[(q + step * k) * inner + e] = rk[(0 if rev_w else n - inner) + e]
                 if mode == 1:
                     _scan_rows(row2, n, row2 + CORNER_ROWS * n, nb, w, inner, rev_w)
-                    for k in range(nb):
+                    for k in range(nb):                # each output row written once
                         yr = &y[b, q + step * k, 0]
+                        rk = cols + k * n
                         sk = row2 + CORNER_ROWS * n + (nb - 1 - k if rev_h else k) * n
                         for e in range(n):
-                            yr[e] = yr[e] + sk[e]
+                            yr[e] = rk[e] + sk[e]
                 p0 = p0 + nb
             if mode == 2:
                 for q in range(h):
