@@ -75,13 +75,15 @@ def test_exp_in_the_sweep_equals_a_separate_exp(case, dtype, op, r, nthreads, se
 
 
 def test_windows_of_many_rows_leave_the_exp_to_the_caller():
-    """A window spanning more rows than the per-thread cache holds is not swept with
-    the exp inside (None), and SoftPool then takes the separate exp."""
+    """A window spanning more rows than the per-thread cache holds (counting the
+    rows a dilation skips, which the next windows read) is not swept with the exp
+    inside (None); SoftPool and log-sum-exp then take the separate exp."""
     x = np.random.default_rng(1).standard_normal((2, 6, 6, 8)).astype(np.float32)
     small = WindowSpec(x, (4, 4, 2), 1, 0, 1, False, (1, 2, 3), None)   # 16 rows
     large = WindowSpec(x, (3, 6, 2), 1, 0, 1, False, (1, 2, 3), None)   # 18 rows
-    assert 4 * 4 <= _engine._EXP_ROWS < 3 * 6
-    for spec, fused in ((small, True), (large, False)):
+    gaps = WindowSpec(x, (3, 3, 2), 1, 0, (2, 2, 1), False, (1, 2, 3), None)  # 9 of 25
+    assert 4 * 4 <= _engine._EXP_ROWS < min(3 * 6, 5 * 5)
+    for spec, fused in ((small, True), (large, False), (gaps, False)):
         got = _engine.window_smooth(spec.x, spec.axes, spec.plans, _engine.SMOOTH_SOFT,
                                     r=1.0, nthreads=1)
         assert (got is not None) == fused

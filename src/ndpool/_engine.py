@@ -196,8 +196,9 @@ _NO_E = np.empty((1, 1, 1, 1, 1), np.float64)
 _NO_BAD = np.empty((1, 1, 1, 1, 1), np.uint8)
 
 
-#: The most input rows a window may span for window_smooth to take the exp in its
-#: sweep: each thread keeps that many rows of e^(r x) (each row as float64).
+#: The most input rows a window may span (dilation's gaps included) for
+#: window_smooth to take the exp in its sweep: each thread keeps that many rows of
+#: e^(r x) (each row as float64).
 _EXP_ROWS = 16
 
 
@@ -226,7 +227,8 @@ def window_smooth(x, axes, plans, op, *, e=None, r=None, divisors=None, p=1, abs
         return None
     inside = r is not None
     if inside and (x.dtype not in (np.float32, np.float64) or math.prod(
-            int(plan.count.max(initial=1)) for plan in plans[:-1]) > _EXP_ROWS):
+            (int(plan.count.max(initial=1)) - 1) * plan.dilation + 1
+            for plan in plans[:-1]) > _EXP_ROWS):
         return None
     kx = kernel_view(x)
     shape, (xs, ys, args), _ = steps[0]

@@ -318,7 +318,8 @@ def smooth_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inne
 
     With ``exp_inside`` (SOFT, EXP_MAX; x float32 or float64), ``e`` is not read:
     each input row's ``e^(er x)`` is computed as the sweep reaches it, into a
-    per-thread cache of as many rows as the largest window has, so that x is
+    per-thread cache of as many rows as the largest window spans (its rows and,
+    dilated, the rows between them, which the next windows read), so that x is
     read once and no float64 copy of it is written.  _vexp.h's exp, the same
     as exp_rows'.
 
@@ -344,8 +345,9 @@ def smooth_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inne
     cdef const double* e1
     counts = np.zeros(max(nchunks, 1), np.intp)
     cdef intp[::1] cv = counts
-    if exp_inside:                   # the cache holds the largest window's rows
-        nslots = max(2, int(np.max(np.asarray(dcount))) * int(np.max(np.asarray(hcount))))
+    if exp_inside:    # the cache holds every row the largest window spans, gaps included
+        nslots = max(2, ((int(np.max(np.asarray(dcount))) - 1) * ddil + 1)
+                     * ((int(np.max(np.asarray(hcount))) - 1) * hdil + 1))
     with nogil, parallel(num_threads=nthreads):
         a0 = <double*>malloc(((2 * n + m) if two else n) * sizeof(double))
         a1 = a0 + n
