@@ -67,7 +67,12 @@ def test_exp_in_the_sweep_equals_a_separate_exp(case, dtype, op, r, nthreads, se
     spec = WindowSpec(x, kernel, stride, padding, dilation, False, axes, channel)
     assume(not any(plan.has_empty for plan in spec.plans))
     inside, given_e = _both(x, spec, op, r, nthreads)
-    assert inside is not None and given_e is not None
+    assert given_e is not None
+    span = math.prod((int(p.count.max()) - 1) * p.dilation + 1 for p in spec.plans[:-1])
+    if span > _engine._EXP_ROWS:                  # more rows than the cache holds
+        assert inside is None
+        return
+    assert inside is not None
     assert inside[0].tobytes() == given_e[0].tobytes()
     assert (inside[1] is None) == (given_e[1] is None)
     if inside[1] is not None:
