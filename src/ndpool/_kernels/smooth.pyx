@@ -343,6 +343,8 @@ def smooth_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inne
     cdef intp* tags
     cdef const double* e0
     cdef const double* e1
+    cdef const numeric* x0
+    cdef const numeric* x1
     counts = np.zeros(max(nchunks, 1), np.intp)
     cdef intp[::1] cv = counts
     if exp_inside:    # the cache holds every row the largest window spans, gaps included
@@ -370,45 +372,33 @@ def smooth_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inne
                 while q < nrows:
                     d = dstart[od] + (q // hcount[oh]) * ddil
                     h = hstart[oh] + (q % hcount[oh]) * hdil
+                    x0 = &x[b, d, h, 0, 0]
+                    x1 = NULL
                     if q + 1 < nrows and pairs:
                         d1 = dstart[od] + ((q + 1) // hcount[oh]) * ddil
                         h1 = hstart[oh] + ((q + 1) % hcount[oh]) * hdil
-                        if op == POWER:
-                            _fold_power2(&x[b, d, h, 0, 0], &x[b, d1, h1, 0, 0], a0, n, p,
-                                         absval, first)
-                            q = q + 2
-                            first = False
-                            continue
+                        x1 = &x[b, d1, h1, 0, 0]
+                    if op == POWER and x1 != NULL:
+                        _fold_power2(x0, x1, a0, n, p, absval, first)
+                    elif op == POWER:
+                        _fold_power(x0, a0, n, p, absval, lo, first)
+                    else:
+                        e1 = NULL
                         if exp_inside:
-                            e0 = _exp_row(&x[b, d, h, 0, 0], (b * nd + d) * nh + h, er,
-                                          cache, tags, nslots, &slot, n, NULL)
-                            e1 = _exp_row(&x[b, d1, h1, 0, 0], (b * nd + d1) * nh + h1, er,
-                                          cache, tags, nslots, &slot, n, e0)
+                            e0 = _exp_row(x0, (b * nd + d) * nh + h, er, cache, tags, nslots,
+                                          &slot, n, NULL)
+                            if x1 != NULL:
+                                e1 = _exp_row(x1, (b * nd + d1) * nh + h1, er, cache, tags,
+                                              nslots, &slot, n, e0)
                         else:
                             e0 = &e[b, d, h, 0, 0]
-                            e1 = &e[b, d1, h1, 0, 0]
+                            if x1 != NULL:
+                                e1 = &e[b, d1, h1, 0, 0]
                         if op == SOFT:
-                            _soft(&x[b, d, h, 0, 0], &x[b, d1, h1, 0, 0], e0, e1, a0, a1,
-                                  n, first)
+                            _soft(x0, x1, e0, e1, a0, a1, n, first)
                         else:
                             nd_fold_exp_max(e0, e1, a0, a1, n, first)
-                        q = q + 2
-                    else:
-                        if op == POWER:
-                            _fold_power(&x[b, d, h, 0, 0], a0, n, p, absval, lo, first)
-                            q = q + 1
-                            first = False
-                            continue
-                        if exp_inside:
-                            e0 = _exp_row(&x[b, d, h, 0, 0], (b * nd + d) * nh + h, er,
-                                          cache, tags, nslots, &slot, n, NULL)
-                        else:
-                            e0 = &e[b, d, h, 0, 0]
-                        if op == SOFT:
-                            _soft(&x[b, d, h, 0, 0], NULL, e0, NULL, a0, a1, n, first)
-                        else:
-                            nd_fold_exp_max(e0, NULL, a0, a1, n, first)
-                        q = q + 1
+                    q = q + (1 if x1 == NULL else 2)
                     first = False
                 yr = &y[b, od, oh, 0, 0]
                 _pass_w(a0, yr, inner, wstart, wcount, wdil, wlo, whi, wstride, woff,
