@@ -341,8 +341,9 @@ def _softpool(spec, nthreads):
 # choice is made window by window, on the window's own values: a window's result
 # never depends on the rest of the array (its batch, its chunks).  For float32 and
 # float64 x, e^x, the products x e^x, both sums, their ratio and the test are one
-# compiled sweep over the whole array (smooth.pyx, which takes e^x as it reads each
-# row); other dtypes, and windows spanning more than _engine._EXP_ROWS rows, take
+# compiled sweep (smooth.pyx, which takes e^x as it reads each row): over the whole
+# array where the float64 result is no larger than x (_whole_sweep), else slab by
+# slab.  Other dtypes, and windows spanning more than _engine._EXP_ROWS rows, take
 # e^x from the engine a slab at a time and the same sweep for the rest.
 _SOFT_MIN = 2.0**-900
 
