@@ -370,12 +370,13 @@ def _whole_sweep(spec):
     return 8 * math.prod(spec.out_shape) <= spec.x.nbytes
 
 
-def _softpool_whole(x, axes, plans, nthreads):
+def _softpool_whole(x, axes, plans, nthreads, scratch=None):
     """SoftPool of float32 and float64 x in one compiled sweep that takes e^x as it
-    reads each row (no float64 copy of x, no slabs), the per-window kernel's values
-    where the unshifted sums fail; None where the sweep does not apply."""
+    reads each row (no float64 copy of x), the per-window kernel's values where the
+    unshifted sums fail; None where the sweep does not apply.  The whole array, or
+    one slab with its thread's ``scratch``."""
     fused = _engine.window_smooth(x, axes, plans, _engine.SMOOTH_SOFT, r=1.0,
-                                  tiny=_SOFT_MIN, nthreads=nthreads)
+                                  tiny=_SOFT_MIN, empty=scratch, nthreads=nthreads)
     if fused is None:
         return None
     out, bad = fused
@@ -395,10 +396,9 @@ def _patch(out, bad, x, axes, plans, kind, param, nthreads):
 def _softpool_slab(x, axes, plans, nthreads, scratch):
     """SoftPool of one slab: unshifted sums, the kernel's values where they fail."""
     f64 = np.dtype(np.float64)
-    fused = _engine.window_smooth(x, axes, plans, _engine.SMOOTH_SOFT, r=1.0,
-                                  tiny=_SOFT_MIN, empty=scratch, nthreads=nthreads)
-    if fused is not None:
-        return _patch(*fused, x, axes, plans, _gather.SOFTPOOL, 0.0, nthreads)
+    swept = _softpool_whole(x, axes, plans, nthreads, scratch)
+    if swept is not None:
+        return swept
     with np.errstate(over="ignore", invalid="ignore"):
         w = _engine.exp(x, out=scratch("w", x.shape, f64), nthreads=nthreads)
         # x e^x taken as the rows are added, the ratio and the test in the same sweep
@@ -445,19 +445,24 @@ def _lse(spec, nthreads, r):
 _LSE_MARGIN = 0.25
 
 
-def _lse_whole(x, axes, plans, nthreads, r):
+def _lse_whole(x, axes, plans, nthreads, r, scratch=None, dtype=None):
     """Log-sum-exp pooling of float32 and float64 x in one compiled sweep that takes
-    e^(r x) as it reads each row, as _lse_slab's tests; None where it does not apply."""
+    e^(r x) as it reads each row, with _lse_slab's tests; None where it does not
+    apply.  The whole array, in the method's dtype, or one slab with its thread's
+    ``scratch``, in ``dtype``."""
     counts = [plan.count.astype(np.float64) for plan in plans]
     fused = _engine.window_smooth(x, axes, plans, _engine.SMOOTH_EXP_MAX, r=r,
                                   divisors=counts, tiny=_SOFT_MIN,
-                                  ratio=math.exp(_LSE_MARGIN), nthreads=nthreads)
+                                  ratio=math.exp(_LSE_MARGIN), empty=scratch,
+                                  nthreads=nthreads)
     if fused is None:
         return None
     mean, bad = fused
-    # the division writes the method's dtype: the float64 quotient rounded once, as
-    # a cast of it would be (and np.put rounds the kernel's values the same way)
-    out = np.empty(mean.shape, mean_dtype(x.dtype))
+    # the division writes the result's dtype (in place for float64): the float64
+    # quotient rounded once, as a cast of it would be (and np.put rounds the
+    # kernel's values the same way)
+    dtype = np.dtype(dtype or mean_dtype(x.dtype))
+    out = mean if dtype == np.float64 else np.empty(mean.shape, dtype)
     with np.errstate(divide="ignore", invalid="ignore"):
         _engine.log(mean, out=mean, nthreads=nthreads)
         np.divide(mean, r, out=out)
@@ -467,16 +472,17 @@ def _lse_whole(x, axes, plans, nthreads, r):
 def _lse_slab(x, axes, plans, nthreads, r, scratch):
     """Log-sum-exp pooling of one slab, in float64."""
     from .window import _avg
-    counts = [plan.count.astype(np.float64) for plan in plans]
-    # the mean of e^(r x), tested against the window's largest e^(r x) = e^(r m),
-    # with e^(r x) taken in the sweep (float32, float64) or by the engine first
-    test = dict(divisors=counts, tiny=_SOFT_MIN, ratio=math.exp(_LSE_MARGIN), empty=scratch,
-                nthreads=nthreads)
-    fused = _engine.window_smooth(x, axes, plans, _engine.SMOOTH_EXP_MAX, r=r, **test)
+    swept = _lse_whole(x, axes, plans, nthreads, r, scratch, np.float64)
+    if swept is not None:                 # e^(r x) taken in the sweep
+        return swept
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        if fused is None:
-            v = _engine.exp(x, r, out=scratch("v", x.shape, np.float64), nthreads=nthreads)
-            fused = _engine.window_smooth(x, axes, plans, _engine.SMOOTH_EXP_MAX, e=v, **test)
+        v = _engine.exp(x, r, out=scratch("v", x.shape, np.float64), nthreads=nthreads)
+        counts = [plan.count.astype(np.float64) for plan in plans]
+        # the mean of e^(r x), tested against the window's largest e^(r x) = e^(r m)
+        fused = _engine.window_smooth(x, axes, plans, _engine.SMOOTH_EXP_MAX, e=v,
+                                      divisors=counts, tiny=_SOFT_MIN,
+                                      ratio=math.exp(_LSE_MARGIN), empty=scratch,
+                                      nthreads=nthreads)
         if fused is not None:
             out, bad = fused
             _engine.log(out, out=out, nthreads=nthreads)
