@@ -1268,6 +1268,68 @@ def test_mixed_and_gated_sweep_equal_the_separate_pools(data):
         assert f.tobytes() == s.tobytes()
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("window", [((3, 3), 2, 1, 1), ((2, 2), 2, 0, 1), ((3, 3), 1, 1, 1),
+                                    ((3, 3), 2, 1, 2), ((4, 3), 3, 1, 1)],
+                         ids=["3s2p1", "2s2", "3s1p1", "3s2p1d2", "4x3s3p1"])
+def test_mixed_and_gated_row_loops_equal_the_separate_passes(window, dtype, monkeypatch):
+    """The sweep folds rows of single elements with _mix.h's loops (vectorised,
+    with the stride, the taps and the dilation as constants for the usual
+    windows: 3 or 2 taps at stride 2, 3 at stride 1); max, sum, the gate's
+    response, its sigmoid and the blend must keep the bits of the separate
+    passes (NaN and inf included, rows long enough for the vector loops)."""
+    kernel, stride, padding, dilation = window
+    rng = np.random.default_rng(5)
+    x = (rng.standard_normal((2, 3, 23, 71)) * 4).astype(dtype)
+    x[rng.random(x.shape) < 0.01] = np.nan
+    x[rng.random(x.shape) < 0.01] = -np.inf
+    gate = rng.standard_normal(kernel)
+    kw = dict(stride=stride, padding=padding, dilation=dilation)
+    calls = [lambda: ndpool.mixed_pool(x, 0.3, kernel, **kw),
+             lambda: ndpool.gated_pool(x, gate, kernel, **kw)]
+    fused = [f() for f in calls]
+    monkeypatch.setattr(ndpool._engine, "window_mixed", lambda *a, **k: None)
+    with np.errstate(invalid="ignore"):
+        separate = [f() for f in calls]
+    for f, s in zip(fused, separate):
+        assert f.dtype == s.dtype == dtype
+        assert f.tobytes() == s.tobytes()
+
+
+@examples(100)
+@given(data=st.data())
+def test_tree_sweep_equals_the_separate_passes(data):
+    """Tree pooling over adjacent axes is evaluated row by row in the responses'
+    sweep (window.pyx's weighted_fused with ``tree``); the responses, sigmoids and
+    blends as separate passes (mixing._tree's pieces), which serve every other
+    layout, must give the same bytes: depths 1-3, NaN and inf, every window
+    parameter, and the usual window on rows long enough for the vector loops."""
+    x, kernel, axes, kw, rng = _adjacent_case(data)
+    if data.draw(st.booleans(), label="long rows"):
+        x = (rng.standard_normal((2, 9, 70)) * 3).astype(data.draw(
+            st.sampled_from([np.float32, np.float64]), label="dtype"))
+        kernel, axes, kw = (3, 3), (1, 2), dict(stride=2, padding=1)
+    if x.dtype.kind == "f":
+        x[rng.random(x.shape) < 0.05] = np.nan
+        x[rng.random(x.shape) < 0.05] = np.inf
+    n = 2 ** data.draw(st.integers(1, 3), label="depth")
+    leaves = rng.standard_normal((n,) + kernel)
+    gates = rng.standard_normal((n - 1,) + kernel)
+    try:
+        fused = ndpool.tree_pool(x, leaves, gates, kernel, axes=axes, **kw)
+    except ValueError:            # the window does not fit this shape
+        return
+    mp = pytest.MonkeyPatch()
+    mp.setattr(ndpool._engine, "window_tree", lambda *a, **k: None)
+    try:
+        with np.errstate(invalid="ignore"):
+            separate = ndpool.tree_pool(x, leaves, gates, kernel, axes=axes, **kw)
+    finally:
+        mp.undo()
+    assert fused.dtype == separate.dtype and fused.shape == separate.shape
+    assert fused.tobytes() == separate.tobytes()
+
+
 @examples(80)
 @given(data=st.data())
 def test_fused_smooth_sweep_matches_the_per_window_kernel(data):

@@ -164,30 +164,40 @@ def window_mean(x, axes, plans, divisors, dtype, *, nthreads, dest=None):
     return y
 
 
-def window_mixed(x, axes, plans, divisors, dtype, s, *, nthreads):
+def window_mixed(x, axes, plans, divisors, dtype, alpha=0.0, *, gate=None, nthreads):
     """``s * max + (1 - s) * mean`` per window in one fused sweep when the pooled axes
-    are adjacent, else None.  ``s``: a float, or one float64 per output (C order).
-    Means as window_mean's with ``divisors``; empty windows are left to the caller.
+    are adjacent, else None.  ``s``: the float ``alpha``, or with ``gate`` (float64
+    weights of the kernel's shape over the pooled axes, ascending) each window's
+    ``sigmoid(gate . taps)``, padding taps adding nothing.  Means as
+    window_mean's with ``divisors``; empty windows are left to the caller.
     """
     steps = _cached_steps(x.shape, axes, plans)
     if len(steps) != 1 or steps[0][1] is None or dtype not in (np.float32, np.float64):
         return None
     kx = kernel_view(x)
-    shape, (xs, ys, args), _ = steps[0]
+    shape, (xs, ys, args), group = steps[0]
     y = np.empty(shape, dtype)
     if y.size and kx.size:
         divs = [_UNIT_DIV] * (3 - len(divisors)) + [np.ascontiguousarray(d, np.float64)
                                                      for d in divisors]
-        if np.ndim(s):
-            gate, alpha = np.ascontiguousarray(s, np.float64).reshape(-1), 0.0
+        if gate is None:
+            w, skips = _NO_GATE, [_UNIT_START] * 3
         else:
-            gate, alpha = _NO_GATE, float(s)
-        _k.mixed_fused(kx.reshape(xs), y.reshape(ys), *args, *divs, gate, alpha,
+            w = np.ascontiguousarray(gate, np.float64)
+            w, skips = w.reshape((1,) * (3 - len(group)) + w.shape), _skip_tables(group)
+        _k.mixed_fused(kx.reshape(xs), y.reshape(ys), *args, *divs, w, *skips, float(alpha),
                        threads_for(nthreads, kx.size))
     return y
 
 
-_NO_GATE = np.empty(0, np.float64)
+_NO_GATE = np.empty((0, 0, 0), np.float64)
+
+
+def _skip_tables(group):
+    """The fused sweep's (D, H, W) tables of taps each window skips at its start
+    (padding), for the pooled axes ``group`` of a step (missing axes: none)."""
+    slots = [None] * (3 - len(group)) + [p for _, p in group]
+    return [_UNIT_START if p is None else _k.table_view(p.skip) for p in slots]
 
 
 # smooth_fused's operations (smooth.pyx)
@@ -325,6 +335,14 @@ def exp(x, r=1.0, *, out=None, nthreads=1):
     return out
 
 
+def compiled_exp(x, r, *, out, nthreads=1):
+    """``e^(r x)`` by _vexp.h's exp, whatever NUMPY_SIMD_EXP says, for kernels'
+    twins that must give their bits: x (float32 or float64) and out (float64,
+    may be x) 2-D with contiguous rows of the same shape."""
+    _s.exp_rows(x, float(r), out, threads_for(nthreads, x.size))
+    return out
+
+
 def log(x, *, out=None, nthreads=1):
     """``log(x)`` elementwise for a float64 array, into ``out`` if given (float64,
     x's shape; it may be ``x`` itself): smooth.pyx's compiled log (within 1 ulp
@@ -348,6 +366,28 @@ def window_weighted(x, axes, plans, weights, *, nthreads):
     has the output shape plus a trailing axis of K (a view: each response is
     contiguous in memory).  Padding taps add nothing.
     """
+    y = _weighted_sweep(x, axes, plans, weights, len(weights), np.float64, False, nthreads)
+    return None if y is None else np.moveaxis(y, 0, -1)
+
+
+def window_tree(x, axes, plans, weights, dtype, *, nthreads):
+    """Tree pooling (mixing.tree_pool) in one fused sweep when the pooled axes are
+    adjacent and ``dtype`` (the result's) is float32 or float64, else None.
+
+    ``weights``: the L - 1 gates, then the L leaves, as window_weighted's; each
+    output row's responses stay in the thread's buffer, where the tree is
+    evaluated as mixing._tree evaluates the window_weighted responses (the same
+    bits).  Empty windows are left to the caller.
+    """
+    if dtype not in (np.float32, np.float64):
+        return None
+    y = _weighted_sweep(x, axes, plans, weights, 1, dtype, True, nthreads)
+    return None if y is None else y[0]
+
+
+def _weighted_sweep(x, axes, plans, weights, lead, dtype, tree, nthreads):
+    """window.pyx's weighted_fused into a new (lead, *out_shape) array of ``dtype``,
+    or None where the pooled axes are not adjacent."""
     steps = _cached_steps(x.shape, axes, plans)
     if len(steps) != 1 or steps[0][1] is None:
         return None
@@ -356,17 +396,16 @@ def window_weighted(x, axes, plans, weights, *, nthreads):
     nk = len(weights)
     w = np.ascontiguousarray(weights, np.float64)
     w = w.reshape((nk,) + (1,) * (3 - len(group)) + w.shape[1:])
-    y = np.empty((nk,) + shape, np.float64)
+    y = np.empty((lead,) + shape, dtype)
     if y.size and kx.size:
-        slots = [None] * (3 - len(group)) + [p for _, p in group]
-        skips = [_UNIT_START if p is None else _k.table_view(p.skip) for p in slots]
+        skips = _skip_tables(group)
         (ds, dc, dd, hs, hc, hd, ws, wc, wd, *regular) = args
-        _k.weighted_fused(kx.reshape(xs), y.reshape((nk,) + ys), ds, dc, skips[0], dd,
-                          hs, hc, skips[1], hd, ws, wc, skips[2], wd, *regular, w,
+        _k.weighted_fused(kx.reshape(xs), y.reshape((lead,) + ys), ds, dc, skips[0], dd,
+                          hs, hc, skips[1], hd, ws, wc, skips[2], wd, *regular, w, tree,
                           threads_for(nthreads, kx.size * nk))
     elif y.size:
         y[...] = 0
-    return np.moveaxis(y, 0, -1)
+    return y
 
 
 def stochastic_sample(x, axes, plans, u, *, with_index, nthreads):

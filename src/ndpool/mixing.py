@@ -28,18 +28,23 @@ __all__ = ["mixed_pool", "gated_pool", "tree_pool"]
 
 
 def _sigmoid(z):
-    """``1 / (1 + e^-z)`` in place: ``z`` is a float64 array of the caller's (the
-    output-sized temporaries cost more than the arithmetic).  Below z = -709.78,
-    e^-z overflows to inf and the result is 0 (not a subnormal number), as at
-    z = -inf; NaN stays NaN with its sign: z is negated as a product with -1
-    (the engine's exp takes e^(r z), r = -1), which passes a NaN operand on,
-    not by flipping the sign bit.  (The blend in the kernel and the blend in
-    NumPy propagate different NaN operands, so a gate's NaN must carry the same
-    sign as the window's.)  An exp is faster than a tanh (the symmetric form
-    ``(1 + tanh(z / 2)) / 2``; with NumPy's, 2**21 outputs took 3.1 ms instead
-    of 4.4 ms), and for z < 0 the exp form keeps its relative accuracy, where
-    1 + tanh cancels."""
-    _engine.exp(z, -1.0, out=z)
+    """``1 / (1 + e^-z)`` of a float64 array of the caller's (the output-sized
+    temporaries cost more than the arithmetic), in place where ``z`` is
+    C-contiguous (else in a contiguous copy); returns the result.  Below
+    z = -709.78, e^-z overflows to inf and the result is 0 (not a subnormal
+    number), as at z = -inf; NaN stays NaN with its sign: z is negated as a
+    product with -1 (e^(r z), r = -1), which passes a NaN operand on, not by
+    flipping the sign bit.  (The blend in the kernel and the blend in NumPy
+    propagate different NaN operands, so a gate's NaN must carry the same sign
+    as the window's.)  The exp is always _vexp.h's, never NumPy's: gated
+    pooling's sweep (window.pyx's mixed_fused) takes the same sigmoid per row
+    (_mix.h's nd_sigmoid), and every layout must give the same bits.  An exp is
+    faster than a tanh (the symmetric form ``(1 + tanh(z / 2)) / 2``; with
+    NumPy's, 2**21 outputs took 3.1 ms instead of 4.4 ms), and for z < 0 the exp
+    form keeps its relative accuracy, where 1 + tanh cancels."""
+    z = np.ascontiguousarray(z, np.float64)
+    rows = z.reshape(1, -1)
+    _engine.compiled_exp(rows, -1.0, out=rows)
     z += 1.0
     np.divide(1.0, z, out=z)
     return z
@@ -67,7 +72,8 @@ def _by_pieces(func, arrays):
     the result is that of one call on the whole arrays, bit for bit, with each
     piece's passes in cache instead of each pass over memory: tree pooling's
     gates, blends and cast of the catalogue input (2**21 outputs, two leaves)
-    took 7.4 ms instead of 9.5 ms.  One thread: Python threads started right
+    took 7.4 ms instead of 9.5 ms (adjacent axes now evaluate the tree in the
+    responses' sweep instead: _engine.window_tree).  One thread: Python threads started right
     after a kernel call compete with its OpenMP threads, which spin for a while
     before they sleep (tried: 2 threads were slower on 2 cores)."""
     assert all(a.flags.c_contiguous for a in arrays)      # else reshape would copy
@@ -98,17 +104,22 @@ def _blend(s, mx, av, spec):
     return out.astype(mean_dtype(spec.x.dtype), copy=False)
 
 
-def _mixed_or_gated(s, spec, nthreads):
-    """``s * max + (1 - s) * avg`` for a scalar ``s`` or one per output: the engine's
-    one sweep when the pooled axes are adjacent (max and sum from the same reads,
-    the same bits), else the two pools blended in NumPy."""
-    if np.ndim(s) == 0 or np.shape(s) == tuple(spec.out_shape):
+def _mixed_or_gated(spec, nthreads, alpha=0.0, gate=None):
+    """``s * max + (1 - s) * avg`` for a scalar ``alpha`` or a per-channel one, or
+    with ``gate`` (float64, the kernel's shape) ``s = sigmoid(gate . window)``:
+    the engine's one sweep when the pooled axes are adjacent and ``alpha`` is a
+    scalar (max, sum and the gate's response from the same reads, the same
+    bits), else the pools, the gate's response and its sigmoid as separate
+    passes blended in NumPy."""
+    if np.ndim(alpha) == 0:
         out = _engine.window_mixed(spec.x, spec.axes, spec.plans,
                                    [p.padded for p in spec.plans],
-                                   mean_dtype(spec.x.dtype), s, nthreads=nthreads)
+                                   mean_dtype(spec.x.dtype), alpha, gate=gate,
+                                   nthreads=nthreads)
         if out is not None:
             _engine._fill_empty(out, spec.axes, spec.plans, 0)
             return out
+    s = alpha if gate is None else _sigmoid(_weighted(spec, gate[None], nthreads)[..., 0])
     mx, av = _max_and_avg(spec, nthreads)
     return _blend(s, mx, av, spec)
 
@@ -149,7 +160,7 @@ def mixed_pool(x, alpha, kernel_size, stride=None, padding=0, dilation=1, ceil_m
 
 def _mixed(spec, nthreads, alpha):
     a = _along_channel(fraction(alpha, "alpha"), spec, "alpha")
-    return _mixed_or_gated(a, spec, nthreads)
+    return _mixed_or_gated(spec, nthreads, alpha=a)
 
 
 def _kernel_weights(w, spec, name, *, stacked):
@@ -194,8 +205,7 @@ def gated_pool(x, gate, kernel_size, stride=None, padding=0, dilation=1, ceil_mo
 
 def _gated(spec, nthreads, gate):
     w = _kernel_weights(gate, spec, "gate", stacked=False)
-    s = _sigmoid(_weighted(spec, w, nthreads)[..., 0])
-    return _mixed_or_gated(s, spec, nthreads)
+    return _mixed_or_gated(spec, nthreads, gate=w[0])
 
 
 @dask_aware
@@ -234,8 +244,14 @@ def _tree(spec, nthreads, leaves, gates):
         raise ValueError(f"leaves must hold a power of two >= 2 filters, got {n}")
     if len(w) != n - 1:
         raise ValueError(f"gates must hold len(leaves) - 1 = {n - 1} filters, got {len(w)}")
-    resp = _weighted(spec, np.concatenate([w, v]), nthreads)
-    # gates 0..n-2, then leaves: views from window_weighted, copies from the gather
+    filters = np.concatenate([w, v])              # gates 0..n-2, then the leaves
+    out = _engine.window_tree(spec.x, spec.axes, spec.plans, filters,
+                              mean_dtype(spec.x.dtype), nthreads=nthreads)
+    if out is not None:                           # the sweep evaluated it, row by row
+        _engine._fill_empty(out, spec.axes, spec.plans, 0)
+        return out
+    resp = _weighted(spec, filters, nthreads)
+    # views from window_weighted, copies from the gather
     node = [np.ascontiguousarray(resp[..., i]) for i in range(2 * n - 1)]
     out = np.empty(spec.out_shape, mean_dtype(spec.x.dtype))
 

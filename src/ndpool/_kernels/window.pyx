@@ -1029,14 +1029,18 @@ cdef inline void _wsum_row_edges(const numeric* xr, double* yr, intp inner,
                                  const double* wr, const intp[::1] wstart,
                                  const intp[::1] wcount, const intp[::1] wskip, intp wdil,
                                  intp o0, intp o1) noexcept nogil:
+    """The clipped windows' part of a row's responses; each element's sum in a
+    register, its taps in order (yr may alias nothing, but the compiler cannot
+    know that, and the store and reload of each tap made a chain of latencies)."""
     cdef intp ow, jw, i, s
-    cdef double wt
+    cdef double q
     for ow in range(o0, o1):
         s = wstart[ow]
-        for jw in range(wcount[ow]):
-            wt = wr[wskip[ow] + jw]
-            for i in range(inner):
-                yr[ow * inner + i] += wt * <double>xr[(s + jw * wdil) * inner + i]
+        for i in range(inner):
+            q = yr[ow * inner + i]
+            for jw in range(wcount[ow]):
+                q = q + wr[wskip[ow] + jw] * <double>xr[(s + jw * wdil) * inner + i]
+            yr[ow * inner + i] = q
 
 
 cdef inline void _wsum_row_regular(const numeric* xr, double* yr, intp inner,
@@ -1127,7 +1131,7 @@ cdef inline void _split_phases(const numeric* xr, double* ph, intp w, intp wstri
 
 
 def weighted_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inner)
-                   double[:, :, :, :, :, ::1] y,       # OUT (K, outer, Do, Ho, Wo, inner)
+                   real[:, :, :, :, :, ::1] y,         # OUT (K or 1, outer, Do, Ho, Wo, inner)
                    const intp[::1] dstart, const intp[::1] dcount, const intp[::1] dskip,
                    intp ddil,
                    const intp[::1] hstart, const intp[::1] hcount, const intp[::1] hskip,
@@ -1135,58 +1139,116 @@ def weighted_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, in
                    const intp[::1] wstart, const intp[::1] wcount, const intp[::1] wskip,
                    intp wdil, intp wlo, intp whi, intp wstride, intp woff, intp wkernel,
                    const double[:, :, :, ::1] weights,  # IN  (K, kD, kH, kW)
-                   int nthreads):
-    """y[k, ...] = sum over a window's valid taps of weights[k, tap] * x, in float64.
+                   bint tree, int nthreads):
+    """y[k, ...] = sum over a window's valid taps of weights[k, tap] * x, in float64
+    (y float64, K responses); or with ``tree``, tree pooling of the K = 2L - 1
+    responses (the L - 1 gates, then the L leaves) into y[0] (float32 or float64).
 
     Taps are added in row-major order from 0.0, as ndpool._kernels.gather.weighted
     adds them, so both kernels give the same bits; padding taps add nothing.
-    With several filters, windows that step along a last pooled axis of unit
-    inner stride first split each input row into its ``wstride`` phases, in
-    float64, once for every filter: a tap then reads its phase contiguously
-    (with one filter the split costs what it saves).
+    Rows of single elements (inner == 1) of float32 and float64 fold their whole
+    windows with _mix.h's clones (vectorised for the machine, the same
+    additions).  Other types, with several filters, first split each such input
+    row into its ``wstride`` phases, in float64, once for every filter: a tap
+    then reads its phase contiguously (with one filter the split costs what it
+    saves).  A tree keeps an output row's responses in the thread's buffer and
+    evaluates them there (_tree_row); empty windows are the caller's to fill.
     """
-    cdef intp nk = y.shape[0], do = y.shape[2], ho = y.shape[3], wo = y.shape[4]
-    cdef intp inner = y.shape[5], w = x.shape[3]
+    cdef intp nk = weights.shape[0], do = y.shape[2], ho = y.shape[3], wo = y.shape[4]
+    cdef intp inner = y.shape[5], w = x.shape[3], n = wo * inner
     cdef intp rows = y.shape[1] * do * ho, nchunks = chunk_count(rows, nthreads)
-    cdef bint phases = nk > 1 and inner == 1 and 1 < wstride <= MAX_PHASES and whi > wlo
+    cdef bint clone = (numeric is float or numeric is double) and inner == 1 and whi > wlo
+    cdef bint phases = (not clone and nk > 1 and inner == 1 and 1 < wstride <= MAX_PHASES
+                        and whi > wlo)
     cdef intp plen = (w + wstride - 1) // wstride if phases else 0
+    cdef intp wstep = weights.strides[0] // sizeof(double)
+    cdef intp ystep = n if tree or real is float else y.strides[0] // sizeof(double)
     cdef intp ch, r, r1, b, od, oh, jd, jh, i, k
     cdef const numeric* xr
     cdef const double* wr
     cdef double* yr
     cdef double* ph
+    cdef double* buf
+    cdef double** val
     with nogil, parallel(num_threads=nthreads):
         ph = <double*>malloc((wstride * plen + 1) * sizeof(double) if phases else sizeof(double))
+        buf = <double*>malloc((nk * n + 1) * sizeof(double) if tree or real is float
+                              else sizeof(double))
+        val = <double**>malloc((nk + 1) * sizeof(double*))
         for ch in prange(nchunks, schedule="static"):
             r = ch * rows // nchunks
             r1 = (ch + 1) * rows // nchunks
             b, od, oh = row_at(r, ho, do)
             while r < r1:
                 for k in range(nk):
-                    yr = &y[k, b, od, oh, 0, 0]
-                    for i in range(wo * inner):
+                    if tree or real is float:       # a tree's rows: the thread's buffer
+                        yr = buf + k * n
+                    else:
+                        yr = <double*>&y[k, b, od, oh, 0, 0]
+                    for i in range(n):
                         yr[i] = 0
                 for jd in range(dcount[od]):
                     for jh in range(hcount[oh]):
                         xr = &x[b, dstart[od] + jd * ddil, hstart[oh] + jh * hdil, 0, 0]
                         if phases:
                             _split_phases(xr, ph, w, wstride, plen)
+                        if clone:       # the whole windows, every filter in one call
+                            if tree or real is float:
+                                yr = buf
+                            else:
+                                yr = <double*>&y[0, b, od, oh, 0, 0]
+                            _wsum_rows_clone(xr, yr, ystep, &weights[0, dskip[od] + jd,
+                                                                    hskip[oh] + jh, 0],
+                                             wstep, nk, wlo, whi, wstride, woff, wkernel,
+                                             wdil)
                         for k in range(nk):
-                            yr = &y[k, b, od, oh, 0, 0]
+                            if tree or real is float:
+                                yr = buf + k * n
+                            else:
+                                yr = <double*>&y[k, b, od, oh, 0, 0]
                             wr = &weights[k, dskip[od] + jd, hskip[oh] + jh, 0]
                             _wsum_row_edges(xr, yr, inner, wr, wstart, wcount, wskip,
                                             wdil, 0, wlo)
                             if phases:
                                 _wsum_row_phases(ph, plen, yr, wr, wlo, whi, wstride,
                                                  woff, wkernel, wdil)
-                            else:
+                            elif not clone:
                                 _wsum_row_regular(xr, yr, inner, wr, wlo, whi, wstride,
                                                   woff, wkernel, wdil)
                             _wsum_row_edges(xr, yr, inner, wr, wstart, wcount, wskip,
                                             wdil, whi, wo)
+                if tree:
+                    _tree_row(buf, val, nk, n, &y[0, b, od, oh, 0, 0])
                 r = r + 1
                 next_row(&oh, &od, &b, ho, do)
+        free(val)
+        free(buf)
         free(ph)
+
+
+cdef inline void _tree_row(double* buf, double** val, intp nk, intp n,
+                           real* out) noexcept nogil:
+    """Tree pooling of one output row from its nk = 2L - 1 responses in ``buf``
+    (rows of n: gates 0 .. L - 2, then the leaves), as mixing._tree's passes: node
+    i, from the last internal one to the root, is the blend
+    ``(left * s) + ((1 - s) * right)`` of its children by ``s`` = the sigmoid of
+    its gate's response (_mix.h's nd_sigmoid and nd_blend_row: mixing._sigmoid's
+    and mixing._mix's bits, NaNs included), written over its left child's row;
+    the root, rounded, is the output row."""
+    cdef intp i, j
+    cdef double* s
+    cdef double* a
+    for i in range(nk):
+        val[i] = buf + i * n
+    for i in range(nk // 2 - 1, -1, -1):
+        s = buf + i * n
+        nd_sigmoid(s, n)
+        a = val[2 * i + 1]
+        nd_blend_row(a, s, val[2 * i + 2], n)
+        val[i] = a
+    a = val[0]
+    for j in range(n):
+        out[j] = <real>a[j]
 
 
 cdef extern from *:
@@ -1530,55 +1592,77 @@ def mixed_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inner
                 const intp[::1] wstart, const intp[::1] wcount, intp wdil,
                 intp wlo, intp whi, intp wstride, intp woff, intp wkernel,
                 const double[::1] ddiv, const double[::1] hdiv, const double[::1] wdiv,
-                const double[::1] gate, double alpha, int nthreads):
+                const double[:, :, ::1] gate,       # IN  (kD, kH, kW), or (0, 0, 0)
+                const intp[::1] dskip, const intp[::1] hskip, const intp[::1] wskip,
+                double alpha, int nthreads):
     """Mixed and gated pooling in one sweep: ``s * max + (1 - s) * mean`` per window.
 
-    ``s`` is ``alpha``, or ``gate[k]`` for output k (C order) when ``gate`` is not
-    empty.  The max row and the float64 sum row are folded from the same input
-    rows (the input is read once); the mean is mean_fused's quotient and the
-    blend is computed as written, ``(mx * s) + ((1 - s) * mean)``, in float64, so
-    the result has the bits of the separate pools blended in NumPy.  Empty windows
-    are the caller's to fill.
+    ``s`` is ``alpha``, or, when ``gate`` is not empty, the window's
+    ``sigmoid(gate . taps)`` (padding taps add nothing; the skip tables as
+    weighted_fused's).  The max row, the float64 sum row and the gate's response
+    are folded from the same input rows (the input is read once): the response
+    has weighted_fused's bits, the sigmoid mixing._sigmoid's (_mix.h), the mean
+    is mean_fused's quotient, and the blend is computed as written,
+    ``(mx * s) + ((1 - s) * mean)``, in float64, so the result has the bits of
+    the separate passes blended in NumPy.  Rows of single elements fold their
+    whole windows with _mix.h's clones.  Empty windows are the caller's to fill.
     """
     cdef intp do = y.shape[1], ho = y.shape[2], wo = y.shape[3], inner = y.shape[4]
     cdef intp rows = y.shape[0] * do * ho, nchunks = chunk_count(rows, nthreads)
-    cdef intp ch, r, r1, b, od, oh, jd, jh, ow, i
+    cdef intp ch, r, r1, b, od, oh, jd, jh, ow, i, n = wo * inner
     cdef bint first, per_window = gate.shape[0] > 0
+    cdef bint clone = inner == 1 and wkernel < LONG_WINDOW and whi > wlo
     cdef double scale, div
     cdef const double* gr
+    cdef const double* wr
     cdef const numeric* xr
     cdef real* yr
     cdef double* acc
     cdef double* dv
+    cdef double* z
     cdef numeric* mrow
     with nogil, parallel(num_threads=nthreads):
-        acc = <double*>malloc((wo * inner + wo) * sizeof(double))
-        dv = acc + wo * inner
-        mrow = <numeric*>malloc((wo * inner + 1) * sizeof(numeric))
+        acc = <double*>malloc((2 * n + wo) * sizeof(double))
+        z = acc + n
+        dv = z + n
+        mrow = <numeric*>malloc((n + 1) * sizeof(numeric))
         for ch in prange(nchunks, schedule="static"):
             r = ch * rows // nchunks
             r1 = (ch + 1) * rows // nchunks
             b, od, oh = row_at(r, ho, do)
             while r < r1:
                 yr = &y[b, od, oh, 0, 0]
-                for i in range(wo * inner):
+                for i in range(n):
                     acc[i] = 0
                     mrow[i] = 0
+                    z[i] = 0
                 first = True
                 for jd in range(dcount[od]):
                     for jh in range(hcount[oh]):
                         xr = &x[b, dstart[od] + jd * ddil, hstart[oh] + jh * hdil, 0, 0]
-                        _sum_row(xr, acc, inner, wstart, wcount, wdil, wlo, whi, wstride, woff,
-                                 wkernel, wo, first)
-                        _ext_row(xr, mrow, inner, wstart, wcount, wdil, wlo, whi, wstride, woff,
-                                 wkernel, wo, first, False)
+                        if per_window:
+                            wr = &gate[dskip[od] + jd, hskip[oh] + jh, 0]
+                        else:
+                            wr = NULL
+                        if clone:
+                            _mix_row(xr, acc, mrow, z, wr, wstart, wcount, wskip, wdil,
+                                     wlo, whi, wstride, woff, wkernel, wo, first)
+                        else:
+                            _sum_row(xr, acc, inner, wstart, wcount, wdil, wlo, whi,
+                                     wstride, woff, wkernel, wo, first)
+                            _ext_row(xr, mrow, inner, wstart, wcount, wdil, wlo, whi,
+                                     wstride, woff, wkernel, wo, first, False)
+                            if per_window:
+                                _wsum_row(xr, z, inner, wr, wstart, wcount, wskip, wdil,
+                                          wlo, whi, wstride, woff, wkernel, wo)
                         first = False
                 scale = ddiv[od] * hdiv[oh]
                 for ow in range(wo):             # as mean_fused: 0 only when empty
                     div = scale * wdiv[ow]
                     dv[ow] = div if div != 0 else 1.0
                 if per_window:
-                    gr = &gate[r * wo * inner]
+                    nd_sigmoid(z, n)
+                    gr = z
                     if inner == 1:
                         for ow in range(wo):
                             yr[ow] = <real>((<double>mrow[ow] * gr[ow])
@@ -1603,6 +1687,73 @@ def mixed_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inner
                 next_row(&oh, &od, &b, ho, do)
         free(mrow)
         free(acc)
+
+
+cdef extern from "_mix.h" nogil:
+    void nd_mix_row_f32(const float* xr, intp wlo, intp whi, intp wstride, intp woff,
+                        intp k, intp wdil, int first, double* acc, float* mx,
+                        const double* wt, double* z)
+    void nd_mix_row_f64(const double* xr, intp wlo, intp whi, intp wstride, intp woff,
+                        intp k, intp wdil, int first, double* acc, double* mx,
+                        const double* wt, double* z)
+    void nd_wsum_rows_f32(const float* xr, intp wlo, intp whi, intp wstride, intp woff,
+                          intp k, intp wdil, const double* wts, intp wtstep, double* zs,
+                          intp zstep, intp nk)
+    void nd_wsum_rows_f64(const double* xr, intp wlo, intp whi, intp wstride, intp woff,
+                          intp k, intp wdil, const double* wts, intp wtstep, double* zs,
+                          intp zstep, intp nk)
+    void nd_sigmoid(double* z, intp n)
+    void nd_blend_row(double* a, const double* s, const double* c, intp n)
+
+
+cdef inline void _wsum_rows_clone(const numeric* xr, double* yr, intp ystep,
+                                  const double* wr, intp wstep, intp nk, intp wlo, intp whi,
+                                  intp wstride, intp woff, intp wkernel,
+                                  intp wdil) noexcept nogil:
+    """_wsum_row_regular for inner == 1 and nk filters (rows ``wstep`` apart, their
+    responses ``ystep`` apart) by _mix.h's clones (float32 and float64 only: the
+    caller's test)."""
+    if numeric is float:
+        nd_wsum_rows_f32(xr, wlo, whi, wstride, woff, wkernel, wdil, wr, wstep, yr, ystep, nk)
+    elif numeric is double:
+        nd_wsum_rows_f64(xr, wlo, whi, wstride, woff, wkernel, wdil, wr, wstep, yr, ystep, nk)
+
+
+cdef inline void _wsum_row(const numeric* xr, double* yr, intp inner, const double* wr,
+                           const intp[::1] wstart, const intp[::1] wcount,
+                           const intp[::1] wskip, intp wdil, intp wlo, intp whi,
+                           intp wstride, intp woff, intp wkernel, intp wo) noexcept nogil:
+    """Fold one input row into the output row's responses to the row ``wr`` of a
+    filter, as weighted_fused folds it (without the split into phases)."""
+    _wsum_row_edges(xr, yr, inner, wr, wstart, wcount, wskip, wdil, 0, wlo)
+    _wsum_row_regular(xr, yr, inner, wr, wlo, whi, wstride, woff, wkernel, wdil)
+    _wsum_row_edges(xr, yr, inner, wr, wstart, wcount, wskip, wdil, whi, wo)
+
+
+cdef inline void _mix_row(const numeric* xr, double* acc, numeric* mrow, double* z,
+                          const double* wr, const intp[::1] wstart, const intp[::1] wcount,
+                          const intp[::1] wskip, intp wdil, intp wlo, intp whi, intp wstride,
+                          intp woff, intp wkernel, intp wo, bint first) noexcept nogil:
+    """mixed_fused's fold of one input row of single elements (inner == 1): the
+    clipped windows by the tables, the whole ones by _mix.h's clones for float32
+    and float64 (other types by _sum_row's and _ext_row's loops); the gate's
+    response too where ``wr`` is not NULL."""
+    _sum_row_edges(xr, acc, 1, wstart, wcount, wdil, 0, wlo, first)
+    _sum_row_edges(xr, acc, 1, wstart, wcount, wdil, whi, wo, first)
+    _ext_row_edges(xr, mrow, 1, wstart, wcount, wdil, 0, wlo, first, False)
+    _ext_row_edges(xr, mrow, 1, wstart, wcount, wdil, whi, wo, first, False)
+    if wr != NULL:
+        _wsum_row_edges(xr, z, 1, wr, wstart, wcount, wskip, wdil, 0, wlo)
+        _wsum_row_edges(xr, z, 1, wr, wstart, wcount, wskip, wdil, whi, wo)
+    if numeric is float:
+        nd_mix_row_f32(xr, wlo, whi, wstride, woff, wkernel, wdil, first, acc, mrow, wr, z)
+    elif numeric is double:
+        nd_mix_row_f64(xr, wlo, whi, wstride, woff, wkernel, wdil, first, acc, mrow, wr, z)
+    else:
+        _sum_row_regular(xr, acc, 1, wlo, whi, wstride, woff, wkernel, wdil, first)
+        _ext_row_regular(xr, mrow, 1, wlo, whi, wstride, woff, wkernel, wdil, first, False)
+        if wr != NULL:
+            _wsum_row_regular(xr, z, 1, wr, wlo, whi, wstride, woff, wkernel, wdil)
 
 
 # ---- stochastic pooling's draw, window by window on adjacent axes -------------------
