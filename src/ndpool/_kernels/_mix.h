@@ -16,7 +16,8 @@
  *            product is rounded before the sum here too: fp-contract is off).
  *
  * nd_wsum_rows_*: the responses alone to one or more filters, for weighted_fused.
- * nd_sigmoid, nd_blend_row: tree pooling's steps on a row of responses.
+ * nd_sigmoid (gated and tree pooling) and nd_blend_row (tree pooling): steps
+ * on a row of responses.
  *
  * Undilated windows of 2 or 3 taps at stride 2, and of 3 at stride 1, have
  * their own loops, with the stride and the taps constants, so they vectorise
@@ -41,38 +42,68 @@
         z[ow] = q;                                                                    \
     }
 
-/* the folds of taps x[woff + ow S + j D], j < K, as three loops (sum and max from
- * the first tap or from acc and mx; the response), each with nothing to decide
- * inside, so that each vectorises */
-#define ND_MIX_LOOPS(T, S, K, D)                                                      \
-    if (first) {                                                                      \
-        for (ow = wlo; ow < whi; ow++) {                                              \
-            const T* p = xr + woff + ow * (S);                                        \
-            T m = p[0];                                                               \
-            double s = (double)p[0];                                                  \
-            for (j = 1; j < (K); j++) {                                               \
-                T u = p[j * (D)], t = u > m ? u : m;                                  \
-                m = u != u ? u : t;                                                   \
-                s = s + (double)u;                                                    \
-            }                                                                         \
-            acc[ow] = s;                                                              \
-            mx[ow] = m;                                                               \
+/* the fold of taps x[woff + ow S + j D], j < K, into max, sum and (has_w) the
+ * response, in one loop per row: ``first`` and ``has_w`` are constants where it
+ * is inlined, and the pointers are restrict-qualified (the rows are the
+ * thread's own, apart from the input and the weights), so that the loop
+ * vectorises without run-time overlap tests */
+#define ND_MIX_FN(T, SUF, NAME, S, K, D)                                              \
+static inline __attribute__((always_inline)) void NAME##_##SUF(                      \
+    const T* __restrict__ xr, intptr_t wlo, intptr_t whi, intptr_t wstride,           \
+    intptr_t woff, intptr_t k, intptr_t wdil, int first, double* __restrict__ acc,    \
+    T* __restrict__ mx, int has_w, const double* __restrict__ wt,                     \
+    double* __restrict__ z)                                                           \
+{                                                                                     \
+    intptr_t ow, j;                                                                   \
+    (void)wstride; (void)k; (void)wdil;                                               \
+    for (ow = wlo; ow < whi; ow++) {                                                  \
+        const T* p = xr + woff + ow * (S);                                            \
+        T u = p[0], m, t;                                                             \
+        double s;                                                                     \
+        if (first) {                                                                  \
+            m = u;                                                                    \
+            s = (double)u;                                                            \
+        } else {                                                                      \
+            t = u > mx[ow] ? u : mx[ow];                                              \
+            m = u != u ? u : t;                                                       \
+            s = acc[ow] + (double)u;                                                  \
         }                                                                             \
-    } else {                                                                          \
-        for (ow = wlo; ow < whi; ow++) {                                              \
-            const T* p = xr + woff + ow * (S);                                        \
-            T m = mx[ow];                                                             \
-            double s = acc[ow];                                                       \
-            for (j = 0; j < (K); j++) {                                               \
-                T u = p[j * (D)], t = u > m ? u : m;                                  \
-                m = u != u ? u : t;                                                   \
-                s = s + (double)u;                                                    \
-            }                                                                         \
-            acc[ow] = s;                                                              \
-            mx[ow] = m;                                                               \
+        for (j = 1; j < (K); j++) {                                                   \
+            u = p[j * (D)];                                                           \
+            t = u > m ? u : m;                                                        \
+            m = u != u ? u : t;                                                       \
+            s = s + (double)u;                                                        \
+        }                                                                             \
+        acc[ow] = s;                                                                  \
+        mx[ow] = m;                                                                   \
+        if (has_w) {                                                                  \
+            double q = z[ow];                                                         \
+            for (j = 0; j < (K); j++)                                                 \
+                q = q + wt[j] * (double)p[j * (D)];                                   \
+            z[ow] = q;                                                                \
         }                                                                             \
     }                                                                                 \
-    if (wt != NULL) { ND_WSUM_LOOP(T, S, K, D) }
+}
+
+#define ND_MIX_FNS(T, SUF)                                                            \
+ND_MIX_FN(T, SUF, nd_mix_s2k3, 2, 3, 1)                                               \
+ND_MIX_FN(T, SUF, nd_mix_s2k2, 2, 2, 1)                                               \
+ND_MIX_FN(T, SUF, nd_mix_s1k3, 1, 3, 1)                                               \
+ND_MIX_FN(T, SUF, nd_mix_any, wstride, k, wdil)
+
+ND_MIX_FNS(float, f32)
+ND_MIX_FNS(double, f64)
+
+/* one of the four loops with ``first`` and ``has_w`` as constants */
+#define ND_MIX_CALL(NAME)                                                             \
+    if (first && wt != NULL)                                                          \
+        NAME(xr, wlo, whi, wstride, woff, k, wdil, 1, acc, mx, 1, wt, z);             \
+    else if (first)                                                                   \
+        NAME(xr, wlo, whi, wstride, woff, k, wdil, 1, acc, mx, 0, wt, z);             \
+    else if (wt != NULL)                                                              \
+        NAME(xr, wlo, whi, wstride, woff, k, wdil, 0, acc, mx, 1, wt, z);             \
+    else                                                                              \
+        NAME(xr, wlo, whi, wstride, woff, k, wdil, 0, acc, mx, 0, wt, z);
 
 #define ND_MIX_ROW(T, SUF)                                                            \
 ND_CLONES static void nd_mix_row_##SUF(const T* xr, intptr_t wlo, intptr_t whi,       \
@@ -80,11 +111,10 @@ ND_CLONES static void nd_mix_row_##SUF(const T* xr, intptr_t wlo, intptr_t whi, 
                                        intptr_t wdil, int first, double* acc, T* mx,  \
                                        const double* wt, double* z)                   \
 {                                                                                     \
-    intptr_t ow, j;                                                                   \
-    if (wdil == 1 && wstride == 2 && k == 3) { ND_MIX_LOOPS(T, 2, 3, 1) }             \
-    else if (wdil == 1 && wstride == 2 && k == 2) { ND_MIX_LOOPS(T, 2, 2, 1) }        \
-    else if (wdil == 1 && wstride == 1 && k == 3) { ND_MIX_LOOPS(T, 1, 3, 1) }        \
-    else { ND_MIX_LOOPS(T, wstride, k, wdil) }                                        \
+    if (wdil == 1 && wstride == 2 && k == 3) { ND_MIX_CALL(nd_mix_s2k3_##SUF) }       \
+    else if (wdil == 1 && wstride == 2 && k == 2) { ND_MIX_CALL(nd_mix_s2k2_##SUF) }  \
+    else if (wdil == 1 && wstride == 1 && k == 3) { ND_MIX_CALL(nd_mix_s1k3_##SUF) }  \
+    else { ND_MIX_CALL(nd_mix_any_##SUF) }                                            \
 }
 
 ND_MIX_ROW(float, f32)
