@@ -1110,6 +1110,23 @@ def test_softpool_of_a_window_does_not_depend_on_the_rest_of_the_array():
                                   [0.0, np.inf, np.nan, 800.0])
 
 
+def _fused_and_separate(sweep, calls):
+    """(results of ``calls``, their results with ``_engine.<sweep>`` declining, so
+    that the method takes its separate passes, which serve the layouts the sweep
+    does not); None where a call raises ValueError (the window does not fit)."""
+    try:
+        fused = [f() for f in calls]
+    except ValueError:
+        return None
+    mp = pytest.MonkeyPatch()
+    mp.setattr(ndpool._engine, sweep, lambda *a, **k: None)
+    try:
+        with np.errstate(invalid="ignore"):
+            return fused, [f() for f in calls]
+    finally:
+        mp.undo()
+
+
 def _adjacent_case(data):
     """A random input, 1-3 adjacent pooled axes with every window parameter, and a
     generator; (x, kernel, axes, window keywords, rng)."""
@@ -1250,20 +1267,12 @@ def test_mixed_and_gated_sweep_equal_the_separate_pools(data):
         x[rng.random(x.shape) < 0.05] = np.inf
     alpha = data.draw(st.sampled_from([0.0, 0.3, 1.0]), label="alpha")
     gate = rng.standard_normal(kernel)
-    try:
-        calls = [lambda: ndpool.mixed_pool(x, alpha, kernel, axes=axes, **kw),
-                 lambda: ndpool.gated_pool(x, gate, kernel, axes=axes, **kw)]
-        fused = [f() for f in calls]
-    except ValueError:            # the window does not fit this shape
+    results = _fused_and_separate("window_mixed", [
+        lambda: ndpool.mixed_pool(x, alpha, kernel, axes=axes, **kw),
+        lambda: ndpool.gated_pool(x, gate, kernel, axes=axes, **kw)])
+    if results is None:           # the window does not fit this shape
         return
-    mp = pytest.MonkeyPatch()
-    mp.setattr(ndpool._engine, "window_mixed", lambda *a, **k: None)
-    try:
-        with np.errstate(invalid="ignore"):
-            separate = [f() for f in calls]
-    finally:
-        mp.undo()
-    for f, s in zip(fused, separate):
+    for f, s in zip(*results):
         assert f.dtype == s.dtype and f.shape == s.shape
         assert f.tobytes() == s.tobytes()
 
@@ -1272,7 +1281,7 @@ def test_mixed_and_gated_sweep_equal_the_separate_pools(data):
 @pytest.mark.parametrize("window", [((3, 3), 2, 1, 1), ((2, 2), 2, 0, 1), ((3, 3), 1, 1, 1),
                                     ((3, 3), 2, 1, 2), ((4, 3), 3, 1, 1)],
                          ids=["3s2p1", "2s2", "3s1p1", "3s2p1d2", "4x3s3p1"])
-def test_mixed_and_gated_row_loops_equal_the_separate_passes(window, dtype, monkeypatch):
+def test_mixed_and_gated_row_loops_equal_the_separate_passes(window, dtype):
     """The sweep folds rows of single elements with _mix.h's loops (vectorised,
     with the stride, the taps and the dilation as constants for the usual
     windows: 3 or 2 taps at stride 2, 3 at stride 1); max, sum, the gate's
@@ -1285,12 +1294,9 @@ def test_mixed_and_gated_row_loops_equal_the_separate_passes(window, dtype, monk
     x[rng.random(x.shape) < 0.01] = -np.inf
     gate = rng.standard_normal(kernel)
     kw = dict(stride=stride, padding=padding, dilation=dilation)
-    calls = [lambda: ndpool.mixed_pool(x, 0.3, kernel, **kw),
-             lambda: ndpool.gated_pool(x, gate, kernel, **kw)]
-    fused = [f() for f in calls]
-    monkeypatch.setattr(ndpool._engine, "window_mixed", lambda *a, **k: None)
-    with np.errstate(invalid="ignore"):
-        separate = [f() for f in calls]
+    fused, separate = _fused_and_separate("window_mixed", [
+        lambda: ndpool.mixed_pool(x, 0.3, kernel, **kw),
+        lambda: ndpool.gated_pool(x, gate, kernel, **kw)])
     for f, s in zip(fused, separate):
         assert f.dtype == s.dtype == dtype
         assert f.tobytes() == s.tobytes()
@@ -1315,17 +1321,11 @@ def test_tree_sweep_equals_the_separate_passes(data):
     n = 2 ** data.draw(st.integers(1, 3), label="depth")
     leaves = rng.standard_normal((n,) + kernel)
     gates = rng.standard_normal((n - 1,) + kernel)
-    try:
-        fused = ndpool.tree_pool(x, leaves, gates, kernel, axes=axes, **kw)
-    except ValueError:            # the window does not fit this shape
+    results = _fused_and_separate("window_tree", [
+        lambda: ndpool.tree_pool(x, leaves, gates, kernel, axes=axes, **kw)])
+    if results is None:           # the window does not fit this shape
         return
-    mp = pytest.MonkeyPatch()
-    mp.setattr(ndpool._engine, "window_tree", lambda *a, **k: None)
-    try:
-        with np.errstate(invalid="ignore"):
-            separate = ndpool.tree_pool(x, leaves, gates, kernel, axes=axes, **kw)
-    finally:
-        mp.undo()
+    (fused,), (separate,) = results
     assert fused.dtype == separate.dtype and fused.shape == separate.shape
     assert fused.tobytes() == separate.tobytes()
 
