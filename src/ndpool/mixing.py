@@ -73,9 +73,10 @@ def _by_pieces(func, arrays):
     piece's passes in cache instead of each pass over memory: tree pooling's
     gates, blends and cast of the catalogue input (2**21 outputs, two leaves)
     took 7.4 ms instead of 9.5 ms (adjacent axes now evaluate the tree in the
-    responses' sweep instead: _engine.window_tree).  One thread: Python threads started right
-    after a kernel call compete with its OpenMP threads, which spin for a while
-    before they sleep (tried: 2 threads were slower on 2 cores)."""
+    responses' sweep instead: _engine.window_tree).  One thread: Python threads
+    started right after a kernel call compete with its OpenMP threads, which
+    spin for a while before they sleep (tried: 2 threads were slower on 2
+    cores)."""
     assert all(a.flags.c_contiguous for a in arrays)      # else reshape would copy
     flat = [a.reshape(-1) for a in arrays]
     for lo in range(0, flat[0].size, _PIECE):
