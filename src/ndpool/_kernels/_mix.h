@@ -202,11 +202,12 @@ ND_CLONES static void nd_sigmoid(double* z, intptr_t n)
         z[i] = 1.0 / (z[i] + 1.0);
 }
 
-/* a[i] = (a[i] s[i]) + ((1 - s[i]) c[i]), mixing._mix's NumPy passes, NaN operands
- * included: where both operands of a step are NaN, x86 returns the first one,
- * as NumPy's loops, but the compiler may swap the operands of a product or a
- * sum; the selects name the NaN each step passes on, so the result's NaN (its
- * sign) does not depend on the compiler's choice. */
+/* a[i] = (a[i] s[i]) + ((1 - s[i]) c[i]), mixing._mix's NumPy passes.  Where both
+ * operands of a step are NaN, x86 passes the first one on, and the compiler may
+ * swap the operands of a product or a sum; the selects name the NaN each step
+ * passes on (the first operand's), so that this kernel's NaN does not depend on
+ * the compiler.  NumPy's loops pass on either one, by an element's position, so
+ * a NaN's sign is not part of the result (the tests compare NaNs as NaNs). */
 ND_CLONES static void nd_blend_row(double* a, const double* s, const double* c, intptr_t n)
 {
     intptr_t i;

@@ -1233,8 +1233,8 @@ cdef inline void _tree_row(double* buf, double** val, intp nk, intp n,
     i, from the last internal one to the root, is the blend
     ``(left * s) + ((1 - s) * right)`` of its children by ``s`` = the sigmoid of
     its gate's response (_mix.h's nd_sigmoid and nd_blend_row: mixing._sigmoid's
-    and mixing._mix's bits, NaNs included), written over its left child's row;
-    the root, rounded, is the output row."""
+    and mixing._mix's bits, a NaN's sign aside), written over its left child's
+    row; the root, rounded, is the output row."""
     cdef intp i, j
     cdef double* s
     cdef double* a
