@@ -1266,6 +1266,43 @@ def test_stochastic_draws_at_exact_ties_equal_the_gather_kernel(dtype, kernel, s
     assert (drawn[has_mass] > 0).all()          # a window with mass never draws a tap without
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kernel, stride, dilation", [
+    ((3, 3), 2, 1), ((2, 2), 2, 1), ((3, 3), 1, 1), ((3, 3), 3, 1), ((3, 3), 2, 2),
+    ((1, 9), 1, 1), ((2, 5), 2, 1)])
+def test_stochastic_draws_eight_windows_at_a_time_equal_the_gather_kernel(
+        dtype, kernel, stride, dilation):
+    """Single-channel float windows go eight at a time through _draw.h (one window
+    per vector lane; step 1 and 2 by vector loads, other steps lane by lane),
+    the last block of a row overlapping the one before, and a block with a
+    NaN, an infinity, a window without mass or a float64 sum that overflows is
+    drawn window by window.  Wide rows with a few of each: values and indices
+    equal the gather kernel's, bit for bit, with and without indices."""
+    from ndpool import _engine, _gather
+    from ndpool._spec import WindowSpec
+    for seed in range(4):
+        rng = np.random.default_rng(seed)
+        x = rng.standard_normal((2, 9, 203)).astype(dtype)
+        x[:, 4, 40:80] = -np.abs(x[:, 4, 40:80])         # windows without mass
+        for special in (np.nan, np.inf, -np.inf):
+            x[rng.random(x.shape) < 0.003] = special
+        if dtype == np.float64:
+            x[:, 6, 100:140] = 1e308                     # finite taps, sums overflow
+        spec = WindowSpec(x, kernel, stride, (kernel[0] // 2, kernel[1] // 2), dilation,
+                          False, (1, 2), None)
+        u = rng.random(spec.out_shape)
+        values, index = _gather.stochastic_sample(spec.x, spec.axes, spec.plans, u, 2)
+        values = _engine._from_kernel(values, x.dtype)
+        for nthreads in (1, 2):
+            fused = _engine.stochastic_sample(spec.x, spec.axes, spec.plans, u,
+                                              with_index=True, nthreads=nthreads)
+            assert fused[0].tobytes() == values.tobytes()
+            assert fused[1].tobytes() == index.tobytes()
+        alone = _engine.stochastic_sample(spec.x, spec.axes, spec.plans, u,
+                                          with_index=False, nthreads=2)
+        assert alone[0].tobytes() == values.tobytes()
+
+
 @examples(100)
 @given(data=st.data())
 def test_mixed_and_gated_sweep_equal_the_separate_pools(data):

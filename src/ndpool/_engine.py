@@ -420,11 +420,12 @@ def stochastic_sample(x, axes, plans, u, *, with_index, nthreads):
     y = np.empty(shape, kx.dtype)
     index = np.empty(shape if with_index else (1,) * 5, np.intp)
     if y.size:
-        (ds, dc, dd, hs, hc, hd, ws, wc, wd, *_regular) = args
+        (ds, dc, dd, hs, hc, hd, ws, wc, wd, wlo, whi, wstride, *_rest) = args
         _k.stochastic_fused(kx.reshape(xs), y.reshape(ys),
                             index.reshape(ys if with_index else (1,) * 5),
                             np.ascontiguousarray(u, np.float64).reshape(ys),
-                            ds, dc, dd, hs, hc, hd, ws, wc, wd, with_index, 0.0,
+                            ds, dc, dd, hs, hc, hd, ws, wc, wd, wlo, whi, wstride,
+                            with_index, 0.0,
                             int(np.max(dc, initial=0)) * int(np.max(hc, initial=0)),
                             threads_for(nthreads, y.size * 8))
     return _from_kernel(y, x.dtype), (index if with_index else None)

@@ -115,6 +115,7 @@ static inline double nd_log(double x)
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) \
     && __GNUC__ >= 11 && !defined(__SANITIZE_ADDRESS__)
 #define ND_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#define ND_CLONES_ON 1
 #else
 #define ND_CLONES
 #endif
