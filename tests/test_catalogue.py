@@ -1269,14 +1269,15 @@ def test_stochastic_draws_at_exact_ties_equal_the_gather_kernel(dtype, kernel, s
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("kernel, stride, dilation", [
     ((3, 3), 2, 1), ((2, 2), 2, 1), ((3, 3), 1, 1), ((3, 3), 3, 1), ((3, 3), 2, 2),
-    ((1, 9), 1, 1), ((2, 5), 2, 1)])
+    ((1, 9), 1, 1), ((2, 5), 2, 1), ((3, 25), 1, 1)])
 def test_stochastic_draws_eight_windows_at_a_time_equal_the_gather_kernel(
         dtype, kernel, stride, dilation):
     """Single-channel float windows go eight at a time through _draw.h (one window
     per vector lane; step 1 and 2 by vector loads, other steps lane by lane),
     the last block of a row overlapping the one before, and a block with a
     NaN, an infinity, a window without mass or a float64 sum that overflows is
-    drawn window by window.  Wide rows with a few of each: values and indices
+    drawn window by window, as are windows of more than 64 taps (3 x 25).  Wide
+    rows with a few of each: values and indices
     equal the gather kernel's, bit for bit, with and without indices."""
     from ndpool import _engine, _gather
     from ndpool._spec import WindowSpec

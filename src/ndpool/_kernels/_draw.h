@@ -15,11 +15,12 @@
  *
  * These are the one-window loop's operations, in its order, so the draws are its
  * draws.  A block is drawn only where every tap of its eight windows is finite,
- * every window has mass (s > 0), every count is below n (the target rounded
- * up to s) and n <= ND_DRAW_TAPS; the function stops at the first block that is not, before writing
+ * every window has mass (s > 0) and every count is below n (the target rounded
+ * up to s).  The function stops at the first block that is not, before writing
  * anything of it, and returns the number of windows drawn (all before that
  * block): the caller draws the next eight one by one (NaN, infinities, no
- * mass), then calls again.
+ * mass), then calls again.  Windows of more than ND_DRAW_TAPS taps are not
+ * drawn here at all.
  *
  * The loops are GCC's (and Clang's) vector extensions: the auto-vectoriser
  * keeps a window-per-lane loop scalar (tried three ways: 2-3x slower than the
@@ -55,11 +56,15 @@ typedef float nd_v8f __attribute__((vector_size(32)));
 typedef int nd_v8i __attribute__((vector_size(32)));
 
 #if defined(__clang__)
-#define ND_EVEN15_nd_v8f(lo, hi) __builtin_shufflevector(lo, hi, 0, 2, 4, 6, 9, 11, 13, 15)
-#define ND_EVEN15_nd_v8d(lo, hi) __builtin_shufflevector(lo, hi, 0, 2, 4, 6, 9, 11, 13, 15)
+#define ND_EVEN15_nd_v8f(lo, hi) \
+    __builtin_shufflevector(lo, hi, 0, 2, 4, 6, 9, 11, 13, 15)
+#define ND_EVEN15_nd_v8d(lo, hi) \
+    __builtin_shufflevector(lo, hi, 0, 2, 4, 6, 9, 11, 13, 15)
 #else
-#define ND_EVEN15_nd_v8f(lo, hi) __builtin_shuffle(lo, hi, (nd_v8i){0, 2, 4, 6, 9, 11, 13, 15})
-#define ND_EVEN15_nd_v8d(lo, hi) __builtin_shuffle(lo, hi, (nd_v8l){0, 2, 4, 6, 9, 11, 13, 15})
+#define ND_EVEN15_nd_v8f(lo, hi) \
+    __builtin_shuffle(lo, hi, (nd_v8i){0, 2, 4, 6, 9, 11, 13, 15})
+#define ND_EVEN15_nd_v8d(lo, hi) \
+    __builtin_shuffle(lo, hi, (nd_v8l){0, 2, 4, 6, 9, 11, 13, 15})
 #endif
 
 /* the eight lanes' values of the tap at p: p[0], p[S], ..., p[7 S], in the
@@ -95,9 +100,11 @@ typedef int nd_v8i __attribute__((vector_size(32)));
 
 /* the AND of a vector's lanes, by halves */
 #if defined(__clang__)
-#define ND_HALF(v, a, b, c, d, e, f, g, h) __builtin_shufflevector(v, v, a, b, c, d, e, f, g, h)
+#define ND_HALF(v, a, b, c, d, e, f, g, h) \
+    __builtin_shufflevector(v, v, a, b, c, d, e, f, g, h)
 #else
-#define ND_HALF(v, a, b, c, d, e, f, g, h) __builtin_shuffle(v, (nd_v8l){a, b, c, d, e, f, g, h})
+#define ND_HALF(v, a, b, c, d, e, f, g, h) \
+    __builtin_shuffle(v, (nd_v8l){a, b, c, d, e, f, g, h})
 #endif
 #define ND_ALL(v) __extension__({                                                     \
     nd_v8l r_ = (v);                                                                  \
@@ -179,23 +186,18 @@ ND_DRAW8_BODY(double, nd_v8d, f64)
 
 #else
 
-static intptr_t nd_draw8_f32(const float* xb, intptr_t base, intptr_t step,
-                             intptr_t nw, const intptr_t* tap, intptr_t n,
-                             const double* u, float* y, intptr_t* idx, int with_index)
-{
-    (void)xb; (void)base; (void)step; (void)nw; (void)tap; (void)n; (void)u;
-    (void)y; (void)idx; (void)with_index;
-    return 0;
+#define ND_DRAW8_NONE(T, SUF)                                                         \
+static intptr_t nd_draw8_##SUF(const T* xb, intptr_t base, intptr_t step, intptr_t nw, \
+                               const intptr_t* tap, intptr_t n, const double* u, T* y, \
+                               intptr_t* idx, int with_index)                         \
+{                                                                                     \
+    (void)xb; (void)base; (void)step; (void)nw; (void)tap; (void)n; (void)u;          \
+    (void)y; (void)idx; (void)with_index;                                             \
+    return 0;                                                                         \
 }
 
-static intptr_t nd_draw8_f64(const double* xb, intptr_t base, intptr_t step,
-                             intptr_t nw, const intptr_t* tap, intptr_t n,
-                             const double* u, double* y, intptr_t* idx, int with_index)
-{
-    (void)xb; (void)base; (void)step; (void)nw; (void)tap; (void)n; (void)u;
-    (void)y; (void)idx; (void)with_index;
-    return 0;
-}
+ND_DRAW8_NONE(float, f32)
+ND_DRAW8_NONE(double, f64)
 
 #endif
 

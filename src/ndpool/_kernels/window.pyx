@@ -1843,9 +1843,10 @@ cdef inline bint _draw4(const numeric* xb, numeric* yrow, intp* irow, const doub
 
 
 cdef extern from "_draw.h" nogil:
-    intp nd_draw8_f32(const float* xb, intp base, intp step, intp nblocks, const intp* tap,
+    enum: ND_DRAW_TAPS
+    intp nd_draw8_f32(const float* xb, intp base, intp step, intp nw, const intp* tap,
                       intp n, const double* u, float* y, intp* idx, int with_index)
-    intp nd_draw8_f64(const double* xb, intp base, intp step, intp nblocks,
+    intp nd_draw8_f64(const double* xb, intp base, intp step, intp nw,
                       const intp* tap, intp n, const double* u, double* y, intp* idx,
                       int with_index)
 
@@ -1940,7 +1941,8 @@ def stochastic_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, 
                         tap_cw = cw
                     base = (ds * h + hs) * w + wstart[ow]     # the pooled index of tap 0
                     if (numeric is float or numeric is double) and (
-                            inner == 1 and n > 0 and ow >= vec_from and ow + 8 <= whi):
+                            inner == 1 and 0 < n <= ND_DRAW_TAPS and ow >= vec_from
+                            and ow + 8 <= whi):
                         nb = whi - ow
                         if numeric is float:
                             done = nd_draw8_f32(xb, base, wstride, nb, tap, n, urow + ow,
