@@ -1277,8 +1277,8 @@ def test_stochastic_draws_eight_windows_at_a_time_equal_the_gather_kernel(
     the last block of a row overlapping the one before, and a block with a
     NaN, an infinity, a window without mass or a float64 sum that overflows is
     drawn window by window, as are windows of more than 64 taps (3 x 25).  Wide
-    rows with a few of each: values and indices
-    equal the gather kernel's, bit for bit, with and without indices."""
+    rows with a few of each: values and indices equal the gather kernel's, bit
+    for bit, with and without indices."""
     from ndpool import _engine, _gather
     from ndpool._spec import WindowSpec
     for seed in range(4):
