@@ -1167,6 +1167,7 @@ def weighted_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, in
     cdef const numeric* xr
     cdef const double* wr
     cdef double* yr
+    cdef double* y0
     cdef double* ph
     cdef double* buf
     cdef double** val
@@ -1180,11 +1181,14 @@ def weighted_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, in
             r1 = (ch + 1) * rows // nchunks
             b, od, oh = row_at(r, ho, do)
             while r < r1:
+                # filter k's response row: y0 + k * ystep, in the thread's buffer
+                # (a tree's rows, float32 output) or in y
+                if tree or real is float:
+                    y0 = buf
+                else:
+                    y0 = <double*>&y[0, b, od, oh, 0, 0]
                 for k in range(nk):
-                    if tree or real is float:       # a tree's rows: the thread's buffer
-                        yr = buf + k * n
-                    else:
-                        yr = <double*>&y[k, b, od, oh, 0, 0]
+                    yr = y0 + k * ystep
                     for i in range(n):
                         yr[i] = 0
                 for jd in range(dcount[od]):
@@ -1193,19 +1197,12 @@ def weighted_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, in
                         if phases:
                             _split_phases(xr, ph, w, wstride, plen)
                         if clone:       # the whole windows, every filter in one call
-                            if tree or real is float:
-                                yr = buf
-                            else:
-                                yr = <double*>&y[0, b, od, oh, 0, 0]
-                            _wsum_rows_clone(xr, yr, ystep, &weights[0, dskip[od] + jd,
+                            _wsum_rows_clone(xr, y0, ystep, &weights[0, dskip[od] + jd,
                                                                     hskip[oh] + jh, 0],
                                              wstep, nk, wlo, whi, wstride, woff, wkernel,
                                              wdil)
                         for k in range(nk):
-                            if tree or real is float:
-                                yr = buf + k * n
-                            else:
-                                yr = <double*>&y[k, b, od, oh, 0, 0]
+                            yr = y0 + k * ystep
                             wr = &weights[k, dskip[od] + jd, hskip[oh] + jh, 0]
                             _wsum_row_edges(xr, yr, inner, wr, wstart, wcount, wskip,
                                             wdil, 0, wlo)
