@@ -1606,11 +1606,10 @@ def mixed_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inner
     """
     cdef intp do = y.shape[1], ho = y.shape[2], wo = y.shape[3], inner = y.shape[4]
     cdef intp rows = y.shape[0] * do * ho, nchunks = chunk_count(rows, nthreads)
-    cdef intp ch, r, r1, b, od, oh, jd, jh, ow, i, n = wo * inner
+    cdef intp ch, r, r1, b, od, oh, jd, jh, ow, i, e, n = wo * inner
     cdef bint first, per_window = gate.shape[0] > 0
     cdef bint clone = inner == 1 and wkernel < LONG_WINDOW and whi > wlo
     cdef double scale, div
-    cdef const double* gr
     cdef const double* wr
     cdef const numeric* xr
     cdef real* yr
@@ -1619,10 +1618,15 @@ def mixed_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inner
     cdef double* z
     cdef numeric* mrow
     with nogil, parallel(num_threads=nthreads):
-        acc = <double*>malloc((2 * n + wo) * sizeof(double))
+        # a row each: the sums, s (the gate's response, then its sigmoid; or alpha
+        # throughout), the divisors (one per element: the blend is one loop)
+        acc = <double*>malloc((3 * n + 1) * sizeof(double))
         z = acc + n
         dv = z + n
         mrow = <numeric*>malloc((n + 1) * sizeof(numeric))
+        if not per_window:
+            for e in range(n):
+                z[e] = alpha
         for ch in prange(nchunks, schedule="static"):
             r = ch * rows // nchunks
             r1 = (ch + 1) * rows // nchunks
@@ -1632,7 +1636,9 @@ def mixed_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inner
                 for i in range(n):
                     acc[i] = 0
                     mrow[i] = 0
-                    z[i] = 0
+                if per_window:
+                    for i in range(n):
+                        z[i] = 0
                 first = True
                 for jd in range(dcount[od]):
                     for jh in range(hcount[oh]):
@@ -1654,32 +1660,21 @@ def mixed_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inner
                                           wlo, whi, wstride, woff, wkernel, wo)
                         first = False
                 scale = ddiv[od] * hdiv[oh]
-                for ow in range(wo):             # as mean_fused: 0 only when empty
-                    div = scale * wdiv[ow]
-                    dv[ow] = div if div != 0 else 1.0
-                if per_window:
-                    nd_sigmoid(z, n)
-                    gr = z
-                    if inner == 1:
-                        for ow in range(wo):
-                            yr[ow] = <real>((<double>mrow[ow] * gr[ow])
-                                            + ((1 - gr[ow]) * (acc[ow] / dv[ow])))
-                    else:
-                        for ow in range(wo):
-                            div = dv[ow]
-                            for i in range(ow * inner, ow * inner + inner):
-                                yr[i] = <real>((<double>mrow[i] * gr[i])
-                                               + ((1 - gr[i]) * (acc[i] / div)))
-                elif inner == 1:
+                if inner == 1:                   # as mean_fused: 0 only when empty
                     for ow in range(wo):
-                        yr[ow] = <real>((<double>mrow[ow] * alpha)
-                                        + ((1 - alpha) * (acc[ow] / dv[ow])))
+                        div = scale * wdiv[ow]
+                        dv[ow] = div if div != 0 else 1.0
                 else:
                     for ow in range(wo):
-                        div = dv[ow]
+                        div = scale * wdiv[ow]
+                        div = div if div != 0 else 1.0
                         for i in range(ow * inner, ow * inner + inner):
-                            yr[i] = <real>((<double>mrow[i] * alpha)
-                                           + ((1 - alpha) * (acc[i] / div)))
+                            dv[i] = div
+                if per_window:
+                    nd_sigmoid(z, n)
+                for i in range(n):
+                    yr[i] = <real>((<double>mrow[i] * z[i])
+                                   + ((1 - z[i]) * (acc[i] / dv[i])))
                 r = r + 1
                 next_row(&oh, &od, &b, ho, do)
         free(mrow)
