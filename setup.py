@@ -21,7 +21,8 @@ import numpy as np
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 
-KERNELS = ["window", "smooth", "gather", "unpool", "filters", "roi", "positions", "_openmp_info"]
+KERNELS = ["window", "smooth", "gather", "unpool", "filters", "roi", "positions", "variates",
+           "_openmp_info"]
 
 
 def _flag(name):

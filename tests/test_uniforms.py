@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 import ndpool
 from hyp import examples
 from ndpool import _uniforms
+from ndpool._kernels import variates as _variates
 
 BIT_GENERATORS = [np.random.PCG64, np.random.PCG64DXSM, np.random.MT19937,
                   np.random.Philox, np.random.SFC64]
@@ -21,7 +22,7 @@ def test_uniforms_are_one_calls_numbers_and_leave_its_state(bit_generator, shape
     same stream: of float64s, and of 32-bit integers, whose buffered half (left by
     an odd number of 32-bit draws) a jump-ahead would drop."""
     mp = pytest.MonkeyPatch()
-    mp.setattr(_uniforms, "SPLIT_MIN", 1)         # split even a short draw
+    mp.setattr(_uniforms, "GRAIN", 1)         # split even a short draw
     try:
         rng, ref = (np.random.Generator(bit_generator(seed)) for _ in range(2))
         if half_drawn:
@@ -39,10 +40,10 @@ def test_uniforms_are_one_calls_numbers_and_leave_its_state(bit_generator, shape
 
 
 def test_a_seed_samples_the_same_for_any_workers():
-    """Above SPLIT_MIN draws the uniforms come from several threads: the sample
+    """Above GRAIN draws the uniforms come from several threads: the sample
     of a seeded call does not depend on ``workers``."""
     x = np.random.default_rng(3).random((2, 4, 2 * 362, 2 * 362)).astype(np.float32)
-    assert x[..., ::2, ::2].size > _uniforms.SPLIT_MIN * 2
+    assert x[..., ::2, ::2].size > _uniforms.GRAIN * 2
     one = ndpool.stochastic_pool(x, 2, rng=7, axes=(-2, -1), workers=1)
     for w in (2, 3):
         assert ndpool.stochastic_pool(x, 2, rng=7, axes=(-2, -1), workers=w).tobytes() == one.tobytes()
@@ -53,3 +54,25 @@ def test_a_seed_samples_the_same_for_any_workers():
     tap = np.minimum((cum <= (u * cum[..., -1])[..., None]).sum(-1), 3)
     want = np.take_along_axis(taps, tap[..., None], -1)[..., 0]
     np.testing.assert_array_equal(one, want)
+
+
+@pytest.mark.skipif(not _variates.HAVE_PCG, reason="no 128-bit integers in this build")
+@examples(60)
+@given(st.sampled_from([np.random.PCG64, np.random.PCG64DXSM]), st.integers(0, 2**128 - 1),
+       st.integers(0, 2**127 - 1), st.integers(0, 3000), st.integers(0, 70),
+       st.integers(1, 4))
+def test_pcg_draws_from_any_place_in_the_stream(bit_generator, state, inc, first, n, nthreads):
+    """Draws first .. first + n - 1 of any PCG64 or PCG64DXSM state, on any number of
+    threads, are those NumPy's generator returns after first earlier draws.  n covers
+    runs shorter and longer than the four interleaved chains, and their tails."""
+    bg = bit_generator()
+    st_ = bg.state
+    st_["state"] = {"state": state, "inc": 2 * inc + 1}    # NumPy keeps inc odd
+    bg.state = st_
+    words = np.array([state >> 64, state & (2**64 - 1), (2 * inc + 1) >> 64,
+                      (2 * inc + 1) & (2**64 - 1), bit_generator is np.random.PCG64DXSM],
+                     np.uint64)
+    got = np.full(n, -1.0)
+    _variates.pcg_random(words, first, got, nthreads)
+    want = np.random.Generator(bg).random(first + n)[first:]
+    assert got.tobytes() == want.tobytes()
