@@ -765,7 +765,7 @@ def test_gate_sigmoid_keeps_its_relative_accuracy_in_both_tails():
 
 
 def _same_bits_on_every_row_path(func, x, got):
-    """``func`` (_engine.exp or log) gives ``got`` (its result on the 1-D ``x``) for
+    """``func`` (_engine.exp or _kernel_log) gives ``got`` (its result on the 1-D ``x``) for
     strided rows, in place and on two threads alike."""
     from ndpool import _engine
     wide = x[:44000].reshape(40, 1100)
@@ -812,16 +812,24 @@ def test_engine_exp_is_within_two_ulps_of_libm_over_its_whole_range(numpy_simd, 
     np.testing.assert_array_equal(_engine.exp(f, 1.5), _engine.exp(f.astype(np.float64), 1.5))
 
 
-@pytest.mark.parametrize("numpy_simd", [False, True], ids=["vexp", "numpy"])
-def test_engine_log_is_within_two_ulps_of_libm_over_its_whole_range(numpy_simd, monkeypatch):
-    """The compiled log behind log-sum-exp (_vexp.h) against math.log (libm), element
-    by element: within 2 ulps over normal and subnormal numbers of every binade, near
-    1 (where log's relative error is hardest to keep) and around sqrt(2) (where the
-    kernel changes binade); 0 -> -inf, x < 0 -> NaN, inf -> inf, NaN kept; the same
-    bits for strided rows, in place and on any number of threads, both ways
-    _engine.log can go (NumPy's log or the kernel; see NUMPY_SIMD_EXP)."""
+def _kernel_log(x, *, out=None, nthreads=1):
+    """smooth.pyx's log_rows (_vexp.h's log) on x's rows, as _engine.exp takes exp_rows."""
     from ndpool import _engine
-    monkeypatch.setattr(_engine, "NUMPY_SIMD_EXP", numpy_simd)
+    from ndpool._kernels import smooth as _s
+    out = np.empty(x.shape, np.float64) if out is None else out
+    views = _engine._row_views(x, out)
+    assert views is not None
+    _s.log_rows(*views, nthreads)
+    return out
+
+
+def test_kernel_log_is_within_two_ulps_of_libm_over_its_whole_range():
+    """The compiled log of log-sum-exp's sweep (_vexp.h's nd_log, here through
+    log_rows) against math.log (libm), element by element: within 2 ulps over
+    normal and subnormal numbers of every binade, near 1 (where log's relative
+    error is hardest to keep) and around sqrt(2) (where the kernel changes
+    binade); 0 -> -inf, x < 0 -> NaN, inf -> inf, NaN kept; the same bits for
+    strided rows, in place and on any number of threads."""
     rng = np.random.default_rng(6)
     tiny = np.finfo(float).smallest_subnormal
     x = np.concatenate([2.0 ** rng.uniform(-1074, 1024, 20000),
@@ -830,15 +838,15 @@ def test_engine_log_is_within_two_ulps_of_libm_over_its_whole_range(numpy_simd, 
                         np.sqrt(2) * (1 + np.linspace(-1e-12, 1e-12, 101)),
                         [tiny, 2 * tiny, np.finfo(float).tiny, np.finfo(float).max, 1.0]])
     x = x[np.isfinite(x) & (x > 0)]
-    got = _engine.log(x)
+    got = _kernel_log(x)
     want = np.array([math.log(v) for v in x])
     np.testing.assert_array_less(np.abs(got - want), 2 * np.spacing(np.abs(want)) + 1e-300)
     assert got[-1] == 0.0
     special = np.array([0.0, -0.0, -1.0, -tiny, np.inf, -np.inf, np.nan, 1.0] * 10)
-    sgot = _engine.log(special)
+    sgot = _kernel_log(special)
     np.testing.assert_array_equal(sgot[:8], [-np.inf, -np.inf, np.nan, np.nan, np.inf,
                                              np.nan, np.nan, 0.0])
-    _same_bits_on_every_row_path(_engine.log, x, got)
+    _same_bits_on_every_row_path(_kernel_log, x, got)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int8],

@@ -92,3 +92,51 @@ def test_windows_of_many_rows_leave_the_exp_to_the_caller():
         got = _engine.window_smooth(spec.x, spec.axes, spec.plans, _engine.SMOOTH_SOFT,
                                     r=1.0, nthreads=1)
         assert (got is not None) == fused
+
+
+@examples(100)
+@given(case=sweeps(), dtype=st.sampled_from([np.float32, np.float64]),
+       op=st.sampled_from([_engine.SMOOTH_SOFT, _engine.SMOOTH_EXP_MAX]),
+       r=st.sampled_from([1.0, 0.5, 3.0]), to32=st.booleans(), inside=st.booleans(),
+       nthreads=st.integers(1, 3), seed=st.integers(0, 2**32 - 1))
+def test_results_finished_in_the_sweep_equal_the_sums_finished_after(
+        case, dtype, op, r, to32, inside, nthreads, seed):
+    """The sweep may finish each row while it is in cache: SoftPool's values rounded
+    to float32, log-sum-exp's ``log(mean) / r`` (_vexp.h's log, in float64 or then
+    rounded to float32), without a float64 result array.  They must be the bytes
+    the unfinished sums give when finished afterwards, and mark the same windows.
+    A wide spread (x * 300) makes windows the sweep does not trust (bad)."""
+    shape, kernel, stride, padding, dilation, axes, channel = case
+    rng = np.random.default_rng(seed)
+    x = (rng.standard_normal(shape) * rng.choice([3.0, 300.0])).astype(dtype)
+    spec = WindowSpec(x, kernel, stride, padding, dilation, False, axes, channel)
+    assume(not any(plan.has_empty for plan in spec.plans))
+    span = math.prod((int(p.count.max()) - 1) * p.dilation + 1 for p in spec.plans[:-1])
+    assume(not inside or span <= _engine._EXP_ROWS)
+    kw = dict(tiny=2.0**-900, nthreads=nthreads)
+    if inside:
+        kw["r"] = r
+    else:
+        kw["e"] = _separate_exp(x, r)
+    if op == _engine.SMOOTH_EXP_MAX:
+        kw.update(divisors=[plan.count.astype(np.float64) for plan in spec.plans],
+                  ratio=math.exp(0.25))
+    lse = op == _engine.SMOOTH_EXP_MAX
+    assume(to32 or lse)                       # SoftPool's float64 values need no finish
+    sums, bad = _engine.window_smooth(x, spec.axes, spec.plans, op, **kw)
+    got, got_bad = _engine.window_smooth(x, spec.axes, spec.plans, op, **kw,
+                                         log_scale=r if lse else None,
+                                         dtype=np.float32 if to32 else np.float64)
+    want = sums
+    if lse:
+        want = np.empty_like(sums)                 # _vexp.h's log, as in the sweep
+        _s.log_rows(sums.reshape(-1, sums.shape[-1]), want.reshape(-1, sums.shape[-1]), 1)
+        want /= r
+    if to32:
+        with np.errstate(over="ignore"):
+            want = want.astype(np.float32)
+    assert got.dtype == want.dtype and got.shape == want.shape
+    assert got.tobytes() == want.tobytes()
+    assert (got_bad is None) == (bad is None)
+    if bad is not None:
+        np.testing.assert_array_equal(got_bad, bad)

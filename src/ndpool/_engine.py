@@ -204,6 +204,8 @@ def _skip_tables(group):
 SMOOTH_POWER, SMOOTH_SOFT, SMOOTH_EXP_MAX = 0, 1, 2
 _NO_E = np.empty((1, 1, 1, 1, 1), np.float64)
 _NO_BAD = np.empty((1, 1, 1, 1, 1), np.uint8)
+_NO_Y = np.empty((1, 1, 1, 1, 1), np.float64)
+_NO_Y32 = np.empty((1, 1, 1, 1, 1), np.float32)
 
 
 #: The most input rows a window may span (dilation's gaps included) for
@@ -213,7 +215,8 @@ _EXP_ROWS = 16
 
 
 def window_smooth(x, axes, plans, op, *, e=None, r=None, divisors=None, p=1, absval=False,
-                  lo=-math.inf, tiny=0.0, ratio=1.0, empty=None, nthreads):
+                  lo=-math.inf, tiny=0.0, ratio=1.0, empty=None, log_scale=None,
+                  dtype=np.float64, nthreads):
     """A smooth pool's window sums in one fused sweep (smooth.pyx's smooth_fused),
     in float64, when the pooled axes are adjacent and no window is empty; else None.
 
@@ -230,6 +233,13 @@ def window_smooth(x, axes, plans, op, *, e=None, r=None, divisors=None, p=1, abs
     and ``ratio`` are the tests' bounds, see smooth.pyx).  ``empty(name, shape,
     dtype)``, if given, makes the result ("y", float64) and the flags ("bad", uint8)
     in place of np.empty: uninitialised C-contiguous arrays the caller may reuse.
+
+    The result may be finished in the sweep, each row while it is in cache:
+    with ``log_scale`` (SMOOTH_EXP_MAX) it is ``log(mean) / log_scale``,
+    log-sum-exp's value (_vexp.h's log, the quotient rounded once), and
+    ``dtype`` float32 (SMOOTH_SOFT, or with ``log_scale``) writes the float64
+    values rounded to float32, without a float64 result array.  ``bad`` still
+    marks windows by their sums.
     """
     steps = _cached_steps(x.shape, axes, plans)
     if (len(steps) != 1 or steps[0][1] is None
@@ -245,7 +255,12 @@ def window_smooth(x, axes, plans, op, *, e=None, r=None, divisors=None, p=1, abs
     if empty is None:
         def empty(name, shape, dtype):
             return np.empty(shape, dtype)
-    y = empty("y", shape, np.float64)
+    dtype = np.dtype(dtype)
+    to32 = dtype == np.float32
+    if to32 and not (op == SMOOTH_SOFT or log_scale is not None):
+        raise AssertionError("float32 results are finished ones")
+    finish = 1 if to32 else 2 if log_scale is not None else 0
+    y = empty("y", shape, dtype)
     bad = None if op == SMOOTH_POWER else empty("bad", shape, np.uint8)
     nbad = 0
     if y.size and kx.size:
@@ -253,9 +268,12 @@ def window_smooth(x, axes, plans, op, *, e=None, r=None, divisors=None, p=1, abs
         divs = [_UNIT_DIV] * (3 - len(divisors if mean else ())) + [
             np.ascontiguousarray(d, np.float64) for d in (divisors if mean else ())]
         nbad = _s.smooth_fused(kx.reshape(xs), _NO_E if e is None else e.reshape(xs),
-                               y.reshape(ys), _NO_BAD if bad is None else bad.reshape(ys),
+                               _NO_Y if to32 else y.reshape(ys),
+                               _NO_BAD if bad is None else bad.reshape(ys),
+                               y.reshape(ys) if to32 else _NO_Y32,
                                *args, *divs, mean, op, p, absval, lo, tiny, ratio,
-                               inside, float(r) if inside else 1.0,
+                               inside, float(r) if inside else 1.0, finish,
+                               float(log_scale) if log_scale is not None else 1.0,
                                threads_for(nthreads, kx.size))
     return y, (bad.view(np.bool_) if nbad else None)
 
@@ -289,14 +307,14 @@ def _numpy_has_avx512():
     return bool(features.get("AVX512F"))
 
 
-#: Where NumPy's float64 exp and log are AVX-512 code they are as fast as or
-#: faster than _vexp.h's loops (on an AMD EPYC that exposes AVX-512, 2**21 float64
-#: elements: exp 1.8 ms against 2.1 with _vexp.h's AVX-512 clone, log 1.8 against
-#: 2.9), so exp and log below take NumPy's; elsewhere NumPy calls libm per
-#: element (about 6 ns) and they take the compiled ones.  (SoftPool's and
-#: log-sum-exp's sweep takes _vexp.h's exp inside, on rows in cache.)  Both are within an ulp or
-#: two of the exact result; which one ran is fixed per machine, as NumPy's own
-#: choice is.
+#: Where NumPy's float64 exp is AVX-512 code it is as fast as or faster than
+#: _vexp.h's loop (on an AMD EPYC that exposes AVX-512, 2**21 float64 elements:
+#: 1.8 ms against 2.1 with _vexp.h's AVX-512 clone), so exp below takes NumPy's;
+#: elsewhere NumPy calls libm per element (about 6 ns) and it takes the compiled
+#: one.  (SoftPool's and log-sum-exp's sweep takes _vexp.h's exp inside, on rows
+#: in cache, and log-sum-exp's log on each finished row, on every machine.)
+#: Both are within an ulp or two of the exact result; which one ran is fixed
+#: per machine, as NumPy's own choice is.
 NUMPY_SIMD_EXP = _numpy_has_avx512()
 
 
@@ -340,21 +358,6 @@ def compiled_exp(x, r, *, out, nthreads=1):
     twins that must give their bits: x (float32 or float64) and out (float64,
     may be x) 2-D with contiguous rows of the same shape."""
     _s.exp_rows(x, float(r), out, threads_for(nthreads, x.size))
-    return out
-
-
-def log(x, *, out=None, nthreads=1):
-    """``log(x)`` elementwise for a float64 array, into ``out`` if given (float64,
-    x's shape; it may be ``x`` itself): smooth.pyx's compiled log (within 1 ulp
-    of libm's) where x's and out's rows are contiguous and 64 or more long and
-    not NUMPY_SIMD_EXP, else NumPy's.  0 gives -inf and x < 0 NaN, silently."""
-    if out is None:
-        out = np.empty(x.shape, np.float64)
-    views = _row_views(x, out) if x.dtype == np.float64 and not NUMPY_SIMD_EXP else None
-    if views is None:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.log(x, out=out)
-    _s.log_rows(*views, threads_for(nthreads, x.size))
     return out
 
 

@@ -353,7 +353,8 @@ def _softpool_fast(spec, nthreads):
     if x.size == 0 or any(plan.start.ndim != 1 or plan.has_empty for plan in spec.plans):
         return None
     if _whole_sweep(spec):
-        whole = _softpool_whole(x, spec.axes, spec.plans, nthreads)
+        whole = _softpool_whole(x, spec.axes, spec.plans, nthreads,
+                                dtype=mean_dtype(x.dtype))
         if whole is not None:
             return whole
     return _by_slabs(x, spec, lambda part, plans, threads, scratch: _softpool_slab(
@@ -370,13 +371,15 @@ def _whole_sweep(spec):
     return 8 * math.prod(spec.out_shape) <= spec.x.nbytes
 
 
-def _softpool_whole(x, axes, plans, nthreads, scratch=None):
+def _softpool_whole(x, axes, plans, nthreads, scratch=None, dtype=np.float64):
     """SoftPool of float32 and float64 x in one compiled sweep that takes e^x as it
     reads each row (no float64 copy of x), the per-window kernel's values where the
-    unshifted sums fail; None where the sweep does not apply.  The whole array, or
-    one slab with its thread's ``scratch``."""
+    unshifted sums fail; None where the sweep does not apply.  The whole array, in
+    ``dtype`` (float32: the float64 values rounded in the sweep, and no float64
+    result array), or one slab with its thread's ``scratch``."""
     fused = _engine.window_smooth(x, axes, plans, _engine.SMOOTH_SOFT, r=1.0,
-                                  tiny=_SOFT_MIN, empty=scratch, nthreads=nthreads)
+                                  tiny=_SOFT_MIN, empty=scratch, dtype=dtype,
+                                  nthreads=nthreads)
     if fused is None:
         return None
     out, bad = fused
@@ -451,21 +454,16 @@ def _lse_whole(x, axes, plans, nthreads, r, scratch=None, dtype=None):
     apply.  The whole array, in the method's dtype, or one slab with its thread's
     ``scratch``, in ``dtype``."""
     counts = [plan.count.astype(np.float64) for plan in plans]
+    # log(mean) / r taken in the sweep, row by row, and written in the result's
+    # dtype: the float64 quotient rounded once (as np.put rounds the kernel's values)
     fused = _engine.window_smooth(x, axes, plans, _engine.SMOOTH_EXP_MAX, r=r,
                                   divisors=counts, tiny=_SOFT_MIN,
                                   ratio=math.exp(_LSE_MARGIN), empty=scratch,
+                                  log_scale=r, dtype=dtype or mean_dtype(x.dtype),
                                   nthreads=nthreads)
     if fused is None:
         return None
-    mean, bad = fused
-    # the division writes the result's dtype (in place for float64): the float64
-    # quotient rounded once, as a cast of it would be (and np.put rounds the
-    # kernel's values the same way)
-    dtype = np.dtype(dtype or mean_dtype(x.dtype))
-    out = mean if dtype == np.float64 else np.empty(mean.shape, dtype)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        _engine.log(mean, out=mean, nthreads=nthreads)
-        np.divide(mean, r, out=out)
+    out, bad = fused
     return _patch(out, bad, x, axes, plans, _gather.LSE, r, nthreads)
 
 
@@ -482,20 +480,19 @@ def _lse_slab(x, axes, plans, nthreads, r, scratch):
         fused = _engine.window_smooth(x, axes, plans, _engine.SMOOTH_EXP_MAX, e=v,
                                       divisors=counts, tiny=_SOFT_MIN,
                                       ratio=math.exp(_LSE_MARGIN), empty=scratch,
-                                      nthreads=nthreads)
-        if fused is not None:
+                                      log_scale=r, nthreads=nthreads)
+        if fused is not None:                 # log(mean) / r taken in the sweep
             out, bad = fused
-            _engine.log(out, out=out, nthreads=nthreads)
-        else:
-            vspec = WindowSpec.from_plans(v, axes, plans, None)
-            out = _avg(vspec, nthreads, count_include_pad=False, dtype=np.float64)
-            good = (out >= _SOFT_MIN) & (out < np.inf)
-            np.log(out, out=out)                                   # r L
-            big = _engine.extremum(x, axes, plans, is_min=False, nthreads=nthreads)
-            spread = np.multiply(big, r, dtype=np.float64)         # r m
-            np.subtract(spread, out, out=spread)                   # r (m - L)
-            np.maximum(spread, np.abs(out), out=spread)
-            bad = ~(good & (spread >= _LSE_MARGIN))
+            return _patch(out, bad, x, axes, plans, _gather.LSE, r, nthreads)
+        vspec = WindowSpec.from_plans(v, axes, plans, None)
+        out = _avg(vspec, nthreads, count_include_pad=False, dtype=np.float64)
+        good = (out >= _SOFT_MIN) & (out < np.inf)
+        np.log(out, out=out)                                       # r L
+        big = _engine.extremum(x, axes, plans, is_min=False, nthreads=nthreads)
+        spread = np.multiply(big, r, dtype=np.float64)             # r m
+        np.subtract(spread, out, out=spread)                       # r (m - L)
+        np.maximum(spread, np.abs(out), out=spread)
+        bad = ~(good & (spread >= _LSE_MARGIN))
         np.divide(out, r, out=out)
     return _patch(out, bad, x, axes, plans, _gather.LSE, r, nthreads)
 

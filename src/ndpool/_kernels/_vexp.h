@@ -150,6 +150,33 @@ ND_CLONES static void nd_log_f64(const double* x, double* out, intptr_t n)
     }
 }
 
+/* out[i] = log(x[i]) / r, the quotient rounded to float64 (log-sum-exp's last
+ * step); out may be x itself */
+ND_CLONES static void nd_log_div_f64(const double* x, double r, double* out, intptr_t n)
+{
+    if ((const double*)out == x) {
+        for (intptr_t i = 0; i < n; i++)
+            out[i] = nd_log(out[i]) / r;
+    } else {
+        for (intptr_t i = 0; i < n; i++)
+            out[i] = nd_log(x[i]) / r;
+    }
+}
+
+/* the same, then rounded to float32 (as a float64 result cast to float32) */
+ND_CLONES static void nd_log_div_f32(const double* x, double r, float* out, intptr_t n)
+{
+    for (intptr_t i = 0; i < n; i++)
+        out[i] = (float)(nd_log(x[i]) / r);
+}
+
+/* out[i] = x[i] rounded to float32 */
+ND_CLONES static void nd_round_f32(const double* x, float* out, intptr_t n)
+{
+    for (intptr_t i = 0; i < n; i++)
+        out[i] = (float)x[i];
+}
+
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC pop_options
 #endif

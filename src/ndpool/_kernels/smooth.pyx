@@ -52,6 +52,9 @@ cdef extern from "_vexp.h" nogil:
     void nd_exp_f32(const float* x, double r, double* out, Py_ssize_t n)
     void nd_exp_f64(const double* x, double r, double* out, Py_ssize_t n)
     void nd_log_f64(const double* x, double* out, Py_ssize_t n)
+    void nd_log_div_f32(const double* x, double r, float* out, Py_ssize_t n)
+    void nd_log_div_f64(const double* x, double r, double* out, Py_ssize_t n)
+    void nd_round_f32(const double* x, float* out, Py_ssize_t n)
 cdef extern from "_fold.h" nogil:
     void nd_fold_soft_f32(const float* x0, const float* x1, const double* e0,
                           const double* e1, double* a0, double* a1, Py_ssize_t n, int first)
@@ -297,13 +300,15 @@ def smooth_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inne
                  const double[:, :, :, :, ::1] e,    # IN  exp(x) or exp(r x), x's shape (SOFT, EXP_MAX)
                  double[:, :, :, :, ::1] y,          # OUT (outer, Do, Ho, Wo, inner)
                  uint8_t[:, :, :, :, ::1] bad,       # OUT y's shape (SOFT, EXP_MAX): 1 where untrusted
+                 float[:, :, :, :, ::1] y32,         # OUT y's shape with finish == 1
                  const intp[::1] dstart, const intp[::1] dcount, intp ddil,
                  const intp[::1] hstart, const intp[::1] hcount, intp hdil,
                  const intp[::1] wstart, const intp[::1] wcount, intp wdil,
                  intp wlo, intp whi, intp wstride, intp woff, intp wkernel,
                  const double[::1] ddiv, const double[::1] hdiv, const double[::1] wdiv,
                  bint mean, int op, int p, bint absval, double lo, double tiny,
-                 double ratio, bint exp_inside, double er, int nthreads):
+                 double ratio, bint exp_inside, double er, int finish, double fr,
+                 int nthreads):
     """Window sums of a transform of x (see the module docstring), in one sweep;
     returns the number of windows marked in ``bad``.
 
@@ -323,10 +328,19 @@ def smooth_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inne
     read once and no float64 copy of it is written.  _vexp.h's exp, the same
     as exp_rows'.
 
+    ``finish`` (SOFT, EXP_MAX): 0, y as above; 1, each row finished into y32
+    (float32; y is a placeholder, not touched), 2, finished in y itself.  SOFT's finished value
+    is its y rounded to float32; EXP_MAX's is ``log(y) / fr`` (_vexp.h's log, the
+    quotient rounded once to float64, then to float32 for y32), log-sum-exp's
+    value.  ``bad`` marks windows by their sums, before the finish.
+
     Every window holds at least one element.
     """
     cdef intp do = y.shape[1], ho = y.shape[2], wo = y.shape[3], inner = y.shape[4]
     cdef intp rows = y.shape[0] * do * ho
+    if finish == 1:               # y is a placeholder: the output's shape is y32's
+        do, ho, wo, inner = y32.shape[1], y32.shape[2], y32.shape[3], y32.shape[4]
+        rows = y32.shape[0] * do * ho
     cdef intp nchunks = chunk_count(rows, nthreads)
     cdef intp n = x.shape[3] * inner, m = wo * inner
     cdef intp ch, r, r1, b, od, oh, ow, i, d, h, d1, h1, q, nrows, nbad
@@ -337,6 +351,7 @@ def smooth_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inne
     cdef double* a1
     cdef double* t1
     cdef double* yr
+    cdef double* rowbuf
     cdef uint8_t* br
     cdef intp nd = x.shape[1], nh = x.shape[2], nslots = 0, slot, s
     cdef double* cache
@@ -351,9 +366,10 @@ def smooth_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inne
         nslots = max(2, ((int(np.max(np.asarray(dcount))) - 1) * ddil + 1)
                      * ((int(np.max(np.asarray(hcount))) - 1) * hdil + 1))
     with nogil, parallel(num_threads=nthreads):
-        a0 = <double*>malloc(((2 * n + m) if two else n) * sizeof(double))
+        a0 = <double*>malloc(((2 * n + 2 * m) if two else n) * sizeof(double))
         a1 = a0 + n
         t1 = a1 + n
+        rowbuf = t1 + m           # the row's sums when they are finished into y32
         cache = <double*>malloc(nslots * n * sizeof(double)) if exp_inside else NULL
         tags = <intp*>malloc(nslots * sizeof(intp)) if exp_inside else NULL
         for ch in prange(nchunks, schedule="static"):
@@ -400,7 +416,7 @@ def smooth_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inne
                             nd_fold_exp_max(e0, e1, a0, a1, n, first)
                     q = q + (1 if x1 == NULL else 2)
                     first = False
-                yr = &y[b, od, oh, 0, 0]
+                yr = rowbuf if finish == 1 else &y[b, od, oh, 0, 0]
                 _pass_w(a0, yr, inner, wstart, wcount, wdil, wlo, whi, wstride, woff,
                         wkernel, wo, False)
                 if mean and inner == 1:
@@ -425,6 +441,12 @@ def smooth_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inne
                             nbad = nbad + br[i]
                     if op == SOFT:
                         _ratio(yr, t1, m)
+                    if finish == 1 and op == SOFT:
+                        nd_round_f32(yr, &y32[b, od, oh, 0, 0], m)
+                    elif finish == 1:
+                        nd_log_div_f32(yr, fr, &y32[b, od, oh, 0, 0], m)
+                    elif finish == 2 and op == EXP_MAX:
+                        nd_log_div_f64(yr, fr, yr, m)
                 r = r + 1
                 next_row(&oh, &od, &b, ho, do)
             cv[ch] = nbad
