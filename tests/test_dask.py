@@ -250,6 +250,32 @@ def test_windows_that_fall_entirely_into_padding(client):
     run_batch(client, cases)
 
 
+@pytest.mark.parametrize("bit_generator", [np.random.PCG64, np.random.PCG64DXSM,
+                                           np.random.MT19937])
+def test_stochastic_samples_of_tasks_are_the_in_memory_draws(client, bit_generator):
+    """stochastic_pool(mode="sample") on a dask array draws what the in-memory call
+    draws from the same generator, over chunks cut along every axis, and leaves
+    the generator as that call does.  With PCG64 and PCG64DXSM each task computes
+    its own block of the uniforms (no dask array of them in the graph); MT19937
+    cannot jump ahead, and its uniforms are drawn in the client."""
+    rng = np.random.default_rng([SEED, 9])
+    x = data(rng, (3, 2, 23, 17), np.float32)
+    xd = da.from_array(x, chunks=((1, 2), (1, 1), (9, 6, 8), (5, 12)))
+    kw = dict(stride=(2, 3), padding=(1, 0), axes=(2, 3), return_indices=True)
+    ref_rng, lazy_rng = (np.random.Generator(bit_generator(77)) for _ in range(2))
+    ref_rng.random(5)            # a generator part-way through its stream
+    lazy_rng.random(5)
+    ref = ndpool.stochastic_pool(x, (3, 2), rng=ref_rng, **kw)
+    lazy = dask_aware(ndpool.stochastic_pool)(xd, (3, 2), rng=lazy_rng, **kw)
+    assert ref_rng.random(4).tobytes() == lazy_rng.random(4).tobytes()
+    graph = lazy[0].dask          # the pool's inputs: x's slabs, and the uniforms?
+    pool = next(name for name in graph.layers if name.startswith("ndpool-stochastic"))
+    from_client = len(graph.dependencies[pool]) > 1
+    assert from_client == (bit_generator is np.random.MT19937)
+    assert len(lazy[0].chunks[2]) > 1 and len(lazy[0].chunks[3]) > 1
+    run_batch(client, [("stochastic sample", ref, lazy)])
+
+
 def test_window_chunk_layout_is_planned_from_the_plans():
     """Output chunks follow the input's; every slab holds its windows, no more halo."""
     x = da.zeros((100, 80), chunks=(30, 25))

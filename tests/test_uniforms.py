@@ -76,3 +76,26 @@ def test_pcg_draws_from_any_place_in_the_stream(bit_generator, state, inc, first
     _variates.pcg_random(words, first, got, nthreads)
     want = np.random.Generator(bg).random(first + n)[first:]
     assert got.tobytes() == want.tobytes()
+
+
+@pytest.mark.skipif(not _variates.HAVE_PCG, reason="no 128-bit integers in this build")
+@examples(60)
+@given(st.sampled_from([np.random.PCG64, np.random.PCG64DXSM]),
+       st.lists(st.integers(0, 7), min_size=0, max_size=4), st.data(), st.integers(1, 3))
+def test_a_block_of_the_draws_is_that_block_of_one_calls_array(bit_generator, shape, data,
+                                                               nthreads):
+    """_uniforms.block(take(rng, n), shape, start, size) is rng.random(shape)'s block
+    [start : start + size] per axis (a dask task's uniforms), for blocks spanning
+    some trailing axes whole (one run of C order) or none, empty ones included;
+    take leaves rng as the whole call does."""
+    shape = tuple(shape)
+    start = tuple(data.draw(st.integers(0, n)) for n in shape)
+    size = tuple(data.draw(st.integers(0, n - s)) for n, s in zip(shape, start))
+    rng, ref = (np.random.Generator(bit_generator(9)) for _ in range(2))
+    rng.random(3)
+    ref.random(3)
+    words = _uniforms.take(rng, int(np.prod(shape)))
+    want = ref.random(shape)[tuple(slice(s, s + k) for s, k in zip(start, size))]
+    got = _uniforms.block(words, shape, start, size, nthreads)
+    assert got.shape == want.shape and got.tobytes() == want.tobytes()
+    assert rng.random(2).tobytes() == ref.random(2).tobytes()

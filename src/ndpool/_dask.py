@@ -70,12 +70,18 @@ worker process may use; ``dask.distributed`` workers set ``OMP_NUM_THREADS=1``).
 plane).  Unsupported with dask inputs: ``out=`` (a lazy result has no buffer);
 ``fractional_max_pool`` and the other functions of the catalogue that are not
 decorated compute a dask input into memory first (spatial pyramid and strip
-pooling stay lazy, being built on the adaptive and global pools).  ``stochastic_pool(mode="sample")`` draws its uniform
-variates in the client, one float64 per output element, as the in-memory call
-does, so that the same seed gives the same draws.
+pooling stay lazy, being built on the adaptive and global pools).
+``stochastic_pool(mode="sample")`` uses the in-memory call's uniform variates,
+one float64 per output element of ``rng.random(output_shape)``, so that the
+same seed gives the same draws.  With NumPy's default bit generator (PCG64, or
+PCG64DXSM) each task computes the variates of its own output block from the
+generator's state (``_uniforms.block``: the stream can jump ahead), and none
+of them is held in the client; with other bit generators the client draws them
+all and they travel as a dask array.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import importlib
 import inspect
@@ -86,6 +92,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import _uniforms
 from ._bands import AxisLayout, axis_layout, ends, globalize, local_plan, run_core
 
 __all__ = ["dask_aware", "dispatch", "is_dask_array"]
@@ -194,6 +201,10 @@ class _WindowJob:
     params: tuple          # sorted (name, value) pairs of the method's own parameters
     workers: object        # as given (checked on the client), resolved in each task
     with_u: bool = False
+    # stochastic sampling's draws, where each task computes its own block of them
+    # (_uniforms.block): the stream's words, the output's shape and, per axis, the
+    # output chunks' starts; None where they travel as a dask array instead
+    draws: object = None
 
     def local_spec(self, block, block_id):
         from ._spec import WindowSpec
@@ -219,7 +230,15 @@ def _task_threads(workers):
 def _window_task(block, *rest, job, block_id=None):
     p = dict(job.params)
     spec = job.local_spec(block, block_id)
-    u = rest[0] if job.with_u else None
+    u = None
+    if job.with_u and job.draws is None:
+        u = rest[0]
+    elif job.with_u:
+        from ._uniforms import block
+        words, shape, starts = job.draws
+        u = block(np.array(words, np.uint64), shape,
+                  [s[i] for s, i in zip(starts, block_id)], spec.out_shape,
+                  _task_threads(job.workers))
     result = run_core(job.name, spec, _task_threads(job.workers), p, u)
     if isinstance(result, tuple):
         values, index = result
@@ -332,8 +351,16 @@ def _window(name, x, params):
     out_shape = spec.out_shape
     extra = []
     if sample:   # the in-memory call's draws, in the same order
-        u = generator(params["rng"]).random(out_shape)
-        extra.append(da.from_array(u, chunks=tuple(out_chunks)))
+        rng = generator(params["rng"])
+        words = _uniforms.take(rng, math.prod(out_shape))
+        if words is None:        # a bit generator without jump-ahead: drawn here
+            u = rng.random(out_shape)
+            extra.append(da.from_array(u, chunks=tuple(out_chunks)))
+        else:                    # each task draws its block
+            starts = tuple(tuple(np.cumsum((0,) + tuple(c[:-1])).tolist())
+                           for c in out_chunks)
+            job = dataclasses.replace(job, draws=(tuple(int(w) for w in words),
+                                                  tuple(out_shape), starts))
     xr = x.rechunk({ax: lay.in_chunks for ax, lay in zip(spec.axes, layouts)})
     depth = {ax: (0, lay.halo) for ax, lay in zip(spec.axes, layouts) if lay.halo}
     if depth:

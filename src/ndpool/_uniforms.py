@@ -9,6 +9,12 @@ linear congruential one, so any draw's state is an affine map of the current
 one, and each of ``nthreads`` threads computes its run of the output from the
 state where the run starts.  Other bit generators draw in one NumPy call.
 
+The same lets a dask task draw its own block of the numbers: ``take(rng, n)``
+returns the stream's description (``words``) and moves ``rng`` past the n
+draws of a whole output, and ``block(words, shape, start, size)`` computes
+``rng.random(shape)[start : start + size]`` (per axis) where it is needed,
+without the rest of the array.
+
 Stochastic pooling of the catalogue input needs 2.1 million variates.  NumPy
 draws them in 4.6 ms here (2.2 ns each, one thread); ``_pcg.h`` takes 1.4 ns
 a PCG64 draw on one thread (four draws' chains of multiplications overlap)
@@ -27,23 +33,60 @@ GRAIN = 1 << 14
 _LOW = (1 << 64) - 1
 
 
-def uniforms(rng, shape, nthreads):
-    """``rng.random(shape)`` (float64), drawn on up to ``nthreads`` threads."""
-    n = math.prod(shape)
+def take(rng, n):
+    """The words describing ``rng``'s stream from its next float64 draw on (for
+    _kernels.variates), and ``rng`` moved past n such draws; None, and ``rng``
+    untouched, where the stream is not computed here (other bit generators)."""
     bg = rng.bit_generator
     dxsm = _NATIVE.get(type(bg))
-    if dxsm is None or n == 0:
-        return rng.random(shape)
+    if dxsm is None:
+        return None
     with bg.lock:
         start = bg.state
         s, inc = start["state"]["state"], start["state"]["inc"]
         words = np.array([s >> 64, s & _LOW, inc >> 64, inc & _LOW, dxsm], np.uint64)
-        out = np.empty(n, np.float64)
-        _v.pcg_random(words, 0, out, clamp(nthreads, n // GRAIN))
-        # rng goes on as after one call.  advance() drops the buffered 32-bit
-        # half that a 32-bit draw may have left; a float64 draw does not touch it.
+        # rng goes on as after n float64 draws.  advance() drops the buffered
+        # 32-bit half that a 32-bit draw may have left; a float64 draw does not
+        # touch it.
         bg.advance(n)
         state = bg.state
         state["has_uint32"], state["uinteger"] = start["has_uint32"], start["uinteger"]
         bg.state = state
+    return words
+
+
+def uniforms(rng, shape, nthreads):
+    """``rng.random(shape)`` (float64), drawn on up to ``nthreads`` threads."""
+    n = math.prod(shape)
+    words = take(rng, n) if n else None
+    if words is None:
+        return rng.random(shape)
+    out = np.empty(n, np.float64)
+    _v.pcg_random(words, 0, out, clamp(nthreads, n // GRAIN))
     return out.reshape(shape)
+
+
+def block(words, shape, start, size, nthreads=1):
+    """``u[start[0] : start[0] + size[0], ...]`` of the array ``u`` that
+    ``rng.random(shape)`` returns right after ``take`` gave ``words``."""
+    shape, start, size = tuple(shape), tuple(start), tuple(size)
+    out = np.empty(size, np.float64)
+    if out.size == 0:
+        return out
+    # The block is runs of C order: its trailing axes that span the whole array
+    # join the last one it cuts, and each run starts at its flat index in u.
+    # k: the last axis the block does not span whole (0 if it spans them all).
+    k = len(shape) - 1
+    while k > 0 and size[k] == shape[k]:
+        k -= 1
+    firsts = np.zeros(1, np.int64)
+    if shape:
+        grid = np.indices(size[:k]).reshape(k, math.prod(size[:k]))
+        coords = [grid[a] + start[a] for a in range(k)]
+        coords.append(np.full(grid.shape[1], start[k]))
+        coords += [np.zeros(grid.shape[1], np.intp)] * (len(shape) - k - 1)
+        firsts = np.ravel_multi_index(coords, shape).astype(np.int64)
+    run = math.prod(size[max(k, 0):])
+    _v.pcg_random_runs(words, firsts, out.reshape(-1, run),
+                       clamp(nthreads, out.size // GRAIN))
+    return out
