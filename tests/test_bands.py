@@ -1,7 +1,8 @@
 """In-memory banding (ndpool._bands.run): a call cut into bands equals the whole call.
 
 The cores that keep large temporaries (max/min pooling with indices, stochastic
-sampling, mixed, gated and tree pooling) pool a large input band by band.  Here
+sampling unless its kernel draws the uniforms itself, mixed, gated and tree
+pooling) pool a large input band by band.  Here
 the thresholds are lowered so that small random inputs are banded, and every
 band layout (along a pooled axis with padding, dilation and ceil mode; along an
 unpooled batch axis; next to a per-channel alpha) must give the bytes of the
@@ -123,6 +124,34 @@ def test_banding_really_cuts(monkeypatch):
     seen.clear()
     ndpool.mixed_pool(np.zeros((5, 40, 6)), 0.5, 2, axes=(1, 2))
     assert [s[0] for s in seen] == [1] * 5
+
+
+@pytest.mark.parametrize("bits", [np.random.PCG64, np.random.MT19937])
+@pytest.mark.parametrize("axes", [(1, 2), (0, 2)])
+def test_stochastic_sampling_is_cut_only_where_its_uniforms_are_a_temporary(
+        monkeypatch, bits, axes):
+    """With PCG64 and adjacent pooled axes the sampling kernel draws its uniforms
+    itself: the call is not cut for memory.  Otherwise (a bit generator that
+    cannot jump ahead, or pooled axes that take the gather kernel, given the
+    uniforms of each band as an array) it is cut, and every band draws its run of
+    the stream: the bytes of the whole call either way."""
+    x = np.random.default_rng(3).standard_normal((6, 9, 10)).astype(np.float32)
+
+    def f(x):
+        return ndpool.stochastic_pool(x, (2, 3), stride=(2, 1), axes=axes,
+                                      rng=np.random.Generator(bits(5)), return_indices=True)
+    whole = f(x)
+    seen = []
+    real = _bands.run_core
+    monkeypatch.setattr(_bands, "run_core",
+                        lambda name, spec, *a, **k: seen.append(spec.x.shape) or
+                        real(name, spec, *a, **k))
+    monkeypatch.setattr(_bands, "WHOLE_BYTES", 0)
+    monkeypatch.setattr(_bands, "BAND_BYTES", 8)
+    banded = f(x)
+    assert as_bytes(banded) == as_bytes(whole)
+    drawn_inside = bits is np.random.PCG64 and axes == (1, 2)
+    assert (len(seen) == 1) == drawn_inside
 
 
 # ---- lazy plans: axes of many outputs keep no tables and always run in bands --------------

@@ -1312,6 +1312,42 @@ def test_stochastic_draws_eight_windows_at_a_time_equal_the_gather_kernel(
         assert alone[0].tobytes() == values.tobytes()
 
 
+@pytest.mark.skipif(not __import__("ndpool._kernels.variates").
+                    _kernels.variates.HAVE_PCG, reason="no 128-bit integers in this build")
+@examples(60)
+@given(data=st.data())
+def test_stochastic_kernel_drawing_its_uniforms_equals_it_given_them(data):
+    """With a _uniforms.Draws the sampling sweep computes its uniforms itself, a row
+    at a time per thread from the stream's state at its first output: the result
+    (values and indices) must be the one it gives with the same numbers as an
+    array, for any first draw, thread count (chunks start mid-stream), layout
+    (channels-last: several uniforms a window row) and dtype."""
+    from ndpool import _engine, _uniforms
+    from ndpool._spec import WindowSpec
+    dtype = data.draw(st.sampled_from([np.float32, np.float64, np.int16]))
+    inner = data.draw(st.sampled_from([1, 1, 3]))
+    shape = (data.draw(st.integers(1, 3)), data.draw(st.integers(3, 12)),
+             data.draw(st.integers(3, 30)), inner)
+    k = (data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3)))
+    stride = data.draw(st.integers(1, 2))
+    seed = data.draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    x = (rng.standard_normal(shape) * 4).astype(dtype)
+    spec = WindowSpec(x, k, stride, 0, 1, True, (1, 2), None)
+    bits = data.draw(st.sampled_from([np.random.PCG64, np.random.PCG64DXSM]))
+    words = _uniforms.take(np.random.Generator(bits(seed)), 10**6)
+    drawn = _uniforms.Draws(words, data.draw(st.integers(0, 10**5)), spec.out_shape)
+    nthreads, with_index = data.draw(st.integers(1, 3)), data.draw(st.booleans())
+    got = _engine.stochastic_sample(spec.x, spec.axes, spec.plans, drawn,
+                                    with_index=with_index, nthreads=nthreads)
+    want = _engine.stochastic_sample(spec.x, spec.axes, spec.plans, drawn.array(1),
+                                     with_index=with_index, nthreads=1)
+    assert got[0].tobytes() == want[0].tobytes()
+    assert (got[1] is None) == (not with_index)
+    if with_index:
+        assert got[1].tobytes() == want[1].tobytes()
+
+
 @examples(100)
 @given(data=st.data())
 def test_mixed_and_gated_sweep_equal_the_separate_pools(data):

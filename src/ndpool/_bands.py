@@ -14,9 +14,10 @@ identical bit for bit.  Two users:
     whose tables would cost 32 bytes per window) always runs in bands of
     ``LAZY_BAND`` windows, each band computing its own tables;
   - the cores that keep temporaries several times the size of their output
-    (max/min pooling with indices, stochastic sampling, mixed, gated and tree
-    pooling) cut a call whose output exceeds 4 MiB into up to 64 bands, so
-    the temporaries are those of one band.  Smaller calls run whole.
+    (max/min pooling with indices, stochastic sampling unless its kernel
+    draws the uniforms itself, mixed, gated and tree pooling) cut a call
+    whose output exceeds 4 MiB into up to 64 bands, so the temporaries are
+    those of one band.  Smaller calls run whole.
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._uniforms import uniforms
+from ._uniforms import Draws, take
 
 
 # ---- the layout of one axis's bands ---------------------------------------------------------
@@ -191,23 +192,39 @@ def run(name, spec, nthreads, p, rng=None):
     longer than 1 are contiguous runs of that order, so they draw their own
     uniforms in band order: the same sequence as one draw of the whole output.
     Bands of a later axis (a lazy plan's) take theirs from one whole draw.
+    With PCG64 or PCG64DXSM the numbers are not drawn here: a run of them is
+    described (_uniforms.Draws) and the fused sampling kernel computes them as
+    it goes, so a call it serves is not cut for memory.
     """
+    from . import _engine
     sample = name == "stochastic_pool" and p["mode"] == "sample"
     out_shape = spec.out_shape
-    cut = _cut(name, spec, p, out_shape)
+    words = take(rng, math.prod(out_shape)) if sample else None
+    # Drawn in the kernel (PCG64, and the fused sweep), the uniforms are not a
+    # temporary, and the call needs no bands for memory.
+    drawn = words is not None and _engine.fuses(spec.x, spec.axes, spec.plans)
+    cut = _cut(name, spec, p, out_shape, memory=not drawn)
     if cut is None:
-        return run_core(name, spec, nthreads, p,
-                        uniforms(rng, out_shape, nthreads) if sample else None)
+        u = None
+        if sample:
+            u = (Draws(words, 0, out_shape) if words is not None
+                 else rng.random(out_shape))
+        return run_core(name, spec, nthreads, p, u)
     axis, bands = cut
     whole_u = None
     if sample and any(m > 1 for m in out_shape[:axis]):
-        whole_u = uniforms(rng, out_shape, nthreads)
+        whole_u = (Draws(words, 0, out_shape).array(nthreads) if words is not None
+                   else rng.random(out_shape))
     results = None
     for band, where, indexing in bands:
         u = None
-        if sample:
-            u = (uniforms(rng, band.out_shape, nthreads) if whole_u is None
-                 else whole_u[where])
+        if whole_u is not None:
+            u = whole_u[where]
+        elif sample and words is not None:   # a contiguous run of the C order
+            first = where[axis].start * math.prod(out_shape[axis + 1:])
+            u = Draws(words, first, band.out_shape)
+        elif sample:
+            u = rng.random(band.out_shape)
         parts = run_core(name, band, nthreads, p, u)
         parts = parts if isinstance(parts, tuple) else (parts,)
         if results is None:
@@ -224,8 +241,9 @@ _MEMORY_BANDED = ("max_pool", "min_pool", "stochastic_pool", "mixed_pool", "gate
                   "tree_pool")
 
 
-def _cut(name, spec, p, out_shape):
-    """(axis, bands) or None (run whole); bands yield (spec, output slice, indexing)."""
+def _cut(name, spec, p, out_shape, memory=True):
+    """(axis, bands) or None (run whole); bands yield (spec, output slice, indexing).
+    ``memory``: whether the call may be cut to bound its temporaries."""
     size = math.prod(out_shape)
     if size == 0 or spec.x.size == 0:
         return None
@@ -235,7 +253,7 @@ def _cut(name, spec, p, out_shape):
         axis, m = spec.axes[i], spec.plans[i].out
         count = max(-(-m // LAZY_BAND), min(m, MAX_BANDS, -(-size * 8 // BAND_BYTES)))
         return axis, _pooled_bands(spec, axis, count)
-    if name not in _MEMORY_BANDED or size * 8 <= WHOLE_BYTES:
+    if not memory or name not in _MEMORY_BANDED or size * 8 <= WHOLE_BYTES:
         return None
     per_channel = np.ndim(p.get("alpha", 0)) > 0     # mixed_pool's alpha per channel
     axis = next((ax for ax, m in enumerate(out_shape)

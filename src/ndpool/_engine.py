@@ -16,6 +16,7 @@ from ._kernels import smooth as _s
 from ._kernels import window as _k
 from ._layout import three_d
 from ._threads import threads_for
+from ._uniforms import Draws
 
 
 def _passes(shape, axes, plans):
@@ -411,22 +412,36 @@ def _weighted_sweep(x, axes, plans, weights, lead, dtype, tree, nthreads):
     return y
 
 
+def fuses(x, axes, plans):
+    """Whether the window sweeps over x's pooled axes are one fused call (the
+    pooled axes adjacent), which is when the *_fused kernels apply."""
+    steps = _cached_steps(x.shape, axes, plans)
+    return len(steps) == 1 and steps[0][1] is not None
+
+
+_NO_U = np.empty((1, 1, 1, 1, 1), np.float64)
+_NO_GEN = np.empty(0, np.uint64)
+
+
 def stochastic_sample(x, axes, plans, u, *, with_index, nthreads):
     """Stochastic pooling's draws (and their pooled flat indices, or None) in one
     sweep when the pooled axes are adjacent, else None.  ``u``: one uniform per
-    output, float64, output-shaped."""
-    steps = _cached_steps(x.shape, axes, plans)
-    if len(steps) != 1 or steps[0][1] is None:
+    output, float64, output-shaped, or a _uniforms.Draws that the kernel draws
+    itself."""
+    if not fuses(x, axes, plans):
         return None
+    steps = _cached_steps(x.shape, axes, plans)
     kx = kernel_view(x)
     shape, (xs, ys, args), _ = steps[0]
     y = np.empty(shape, kx.dtype)
     index = np.empty(shape if with_index else (1,) * 5, np.intp)
     if y.size:
         (ds, dc, dd, hs, hc, hd, ws, wc, wd, wlo, whi, wstride, *_rest) = args
+        drawn = isinstance(u, Draws)
         _k.stochastic_fused(kx.reshape(xs), y.reshape(ys),
                             index.reshape(ys if with_index else (1,) * 5),
-                            np.ascontiguousarray(u, np.float64).reshape(ys),
+                            _NO_U if drawn else np.ascontiguousarray(u, np.float64).reshape(ys),
+                            u.words if drawn else _NO_GEN, u.first if drawn else 0,
                             ds, dc, dd, hs, hc, hd, ws, wc, wd, wlo, whi, wstride,
                             with_index, 0.0,
                             int(np.max(dc, initial=0)) * int(np.max(hc, initial=0)),

@@ -9,7 +9,9 @@ linear congruential one, so any draw's state is an affine map of the current
 one, and each of ``nthreads`` threads computes its run of the output from the
 state where the run starts.  Other bit generators draw in one NumPy call.
 
-The same lets a dask task draw its own block of the numbers: ``take(rng, n)``
+The same lets the sampling kernel draw the numbers itself, a row at a time
+in each thread (``Draws``: no float64 array of the output's size), and a dask
+task draw its own block of them: ``take(rng, n)``
 returns the stream's description (``words``) and moves ``rng`` past the n
 draws of a whole output, and ``block(words, shape, start, size)`` computes
 ``rng.random(shape)[start : start + size]`` (per axis) where it is needed,
@@ -21,6 +23,7 @@ a PCG64 draw on one thread (four draws' chains of multiplications overlap)
 and half that on two.
 """
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -55,15 +58,30 @@ def take(rng, n):
     return words
 
 
+@dataclass(frozen=True)
+class Draws:
+    """The numbers ``rng.random(shape)`` would return after ``first`` float64 draws
+    of the stream ``words`` describes (see ``take``), not drawn yet: the stochastic
+    sampling kernel draws them itself as it goes (``array`` draws them here)."""
+    words: np.ndarray
+    first: int
+    shape: tuple
+
+    def array(self, nthreads):
+        n = math.prod(self.shape)
+        out = np.empty(n, np.float64)
+        if n:
+            _v.pcg_random(self.words, self.first, out, clamp(nthreads, n // GRAIN))
+        return out.reshape(self.shape)
+
+
 def uniforms(rng, shape, nthreads):
     """``rng.random(shape)`` (float64), drawn on up to ``nthreads`` threads."""
     n = math.prod(shape)
     words = take(rng, n) if n else None
     if words is None:
         return rng.random(shape)
-    out = np.empty(n, np.float64)
-    _v.pcg_random(words, 0, out, clamp(nthreads, n // GRAIN))
-    return out.reshape(shape)
+    return Draws(words, 0, tuple(shape)).array(nthreads)
 
 
 def block(words, shape, start, size, nthreads=1):

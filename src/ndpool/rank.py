@@ -14,6 +14,7 @@ from ._dtypes import mean_dtype
 from ._params import generator
 from ._spec import WindowSpec, check_out, deliver
 from ._threads import resolve_workers
+from ._uniforms import Draws
 
 __all__ = ["median_pool", "stochastic_pool"]
 
@@ -112,6 +113,8 @@ def _stochastic(spec, nthreads, mode, u, return_indices=False):
     if fused is not None:
         values, index = fused
     else:
+        if isinstance(u, Draws):
+            u = u.array(nthreads)
         values, index = _gather.stochastic_sample(spec.x, spec.axes, spec.plans, u, nthreads)
         values = _engine._from_kernel(values, spec.x.dtype)
     return (values, index) if return_indices else values

@@ -136,8 +136,41 @@ static void nd_pcg_fill(uint64_t state_hi, uint64_t state_lo, uint64_t inc_hi,
         nd_pcg_run(&p, mult, inc, 0, out, n);
 }
 
+/* A stream that a kernel's thread draws from as it goes: nd_pcg_at puts it
+ * before draw `first` of the stream words = (state_hi, state_lo, inc_hi,
+ * inc_lo, dxsm) describe (as _kernels.variates takes them), and each
+ * nd_pcg_next writes the next n draws and moves past them. */
+typedef struct { nd_u128 state, mult, inc; int dxsm; } nd_pcg;
+
+static inline void nd_pcg_at(nd_pcg* g, const uint64_t* words, uint64_t first)
+{
+    nd_u128 a, c;
+    g->dxsm = words[4] != 0;
+    g->mult = g->dxsm ? (nd_u128)ND_PCG_CHEAP : ND_PCG64_MULT;
+    g->inc = ND_U128(words[2], words[3]);
+    nd_pcg_jump(first, g->mult, g->inc, &a, &c);
+    g->state = a * ND_U128(words[0], words[1]) + c;
+}
+
+static inline void nd_pcg_next(nd_pcg* g, double* out, intptr_t n)
+{
+    if (g->dxsm)
+        nd_pcg_run(&g->state, g->mult, g->inc, 1, out, n);
+    else
+        nd_pcg_run(&g->state, g->mult, g->inc, 0, out, n);
+}
+
 #else
 #define ND_HAVE_PCG 0
+typedef struct { int unused; } nd_pcg;
+static inline void nd_pcg_at(nd_pcg* g, const uint64_t* words, uint64_t first)
+{
+    (void)g; (void)words; (void)first;
+}
+static inline void nd_pcg_next(nd_pcg* g, double* out, intptr_t n)
+{
+    (void)g; (void)out; (void)n;
+}
 static void nd_pcg_fill(uint64_t state_hi, uint64_t state_lo, uint64_t inc_hi,
                         uint64_t inc_lo, int dxsm, uint64_t first, double* out,
                         intptr_t n)

@@ -1834,6 +1834,13 @@ cdef inline bint _draw4(const numeric* xb, numeric* yrow, intp* irow, const doub
     return True
 
 
+cdef extern from "_pcg.h" nogil:
+    ctypedef struct nd_pcg:
+        pass
+    void nd_pcg_at(nd_pcg* g, const uint64_t* words, uint64_t first)
+    void nd_pcg_next(nd_pcg* g, double* out, intp n)
+
+
 cdef extern from "_draw.h" nogil:
     enum: ND_DRAW_TAPS
     intp nd_draw8_f32(const float* xb, intp base, intp step, intp nw, const intp* tap,
@@ -1846,7 +1853,8 @@ cdef extern from "_draw.h" nogil:
 def stochastic_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inner)
                      numeric[:, :, :, :, ::1] y,         # OUT (outer, Do, Ho, Wo, inner)
                      intp[:, :, :, :, ::1] index,        # OUT like y, or (1, 1, 1, 1, 1)
-                     const double[:, :, :, :, ::1] u,    # IN  like y
+                     const double[:, :, :, :, ::1] u,    # IN  like y, or (1, 1, 1, 1, 1)
+                     const uint64_t[::1] gen, uint64_t gen_first,
                      const intp[::1] dstart, const intp[::1] dcount, intp ddil,
                      const intp[::1] hstart, const intp[::1] hcount, intp hdil,
                      const intp[::1] wstart, const intp[::1] wcount, intp wdil,
@@ -1878,6 +1886,12 @@ def stochastic_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, 
     time through _draw.h's nd_draw8, one window per vector lane, the same
     operations in the same order; a block of eight it declines (a NaN, an
     infinity, a window without mass) is drawn here, window by window.
+
+    The uniforms are ``u``'s, one per output element, or with ``gen`` (the five
+    words of a PCG64 or PCG64DXSM stream, see _kernels/variates.pyx) the
+    stream's draws ``gen_first + k`` for the k-th output element in C order,
+    which each thread computes a row at a time (_pcg.h): the same numbers
+    without a float64 array of them (``u`` is then a placeholder).
     """
     cdef intp d = x.shape[1], h = x.shape[2], w = x.shape[3]
     cdef intp do = y.shape[1], ho = y.shape[2], wo = y.shape[3], inner = y.shape[4]
@@ -1895,16 +1909,23 @@ def stochastic_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, 
     cdef intp* roff
     cdef intp* tap
     cdef intp tap_cw, max_cw = 1, vec_from, nb, done
+    cdef bint draw = gen.shape[0] == 5
+    cdef double* ubuf
+    cdef nd_pcg* g
     for ow in range(wo):
         max_cw = wcount[ow] if wcount[ow] > max_cw else max_cw
     with nogil, parallel(num_threads=nthreads):
         # the rows' offsets, then every tap's offset for the windows of tap_cw taps
         roff = <intp*>malloc((max_rows + 1 + max_rows * max_cw) * sizeof(intp))
         tap = roff + max_rows + 1
+        g = <nd_pcg*>malloc(sizeof(nd_pcg)) if draw else NULL
+        ubuf = <double*>malloc(wo * inner * sizeof(double)) if draw else NULL
         for ch in prange(nchunks, schedule="static"):
             r = ch * rows // nchunks
             r1 = (ch + 1) * rows // nchunks
             b, od, oh = row_at(r, ho, do)
+            if draw:                   # the chunk's first draw: its first output's
+                nd_pcg_at(g, &gen[0], gen_first + <uint64_t>(r * wo * inner))
             while r < r1:
                 # raw row pointers: a store through a memoryview would make the
                 # compiler reload every view's strides for the next access
@@ -1914,7 +1935,11 @@ def stochastic_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, 
                 hs = hstart[oh]
                 xb = &x[b, 0, 0, 0, 0]
                 yrow = &y[b, od, oh, 0, 0]
-                urow = &u[b, od, oh, 0, 0]
+                if draw:               # this row's draws, the next of the stream
+                    nd_pcg_next(g, ubuf, wo * inner)
+                    urow = ubuf
+                else:
+                    urow = &u[b, od, oh, 0, 0]
                 irow = &index[b, od, oh, 0, 0] if with_index else &index[0, 0, 0, 0, 0]
                 nr = cd * chh                          # the windows' rows, in tap order
                 for jd in range(cd):
@@ -2012,3 +2037,5 @@ def stochastic_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, 
                 r = r + 1
                 next_row(&oh, &od, &b, ho, do)
         free(roff)
+        free(g)
+        free(ubuf)
