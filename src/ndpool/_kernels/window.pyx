@@ -74,15 +74,38 @@ def table_view(const intp[::1] table):
     return table
 
 
+cdef inline void _ext_singles(const numeric* xr, numeric* yr, const intp* st,
+                              const intp* ct, intp o0, intp o1, intp dilation,
+                              bint is_min) noexcept nogil:
+    """extremum_pass's windows o0 <= o < o1 of one row of single elements, from the
+    row's tables, through raw pointers (memoryview indexing reloads the views'
+    strides after every store): the same picks in the same order.  Two-tap
+    windows (fractional pooling's) have their own branch, without a loop."""
+    cdef intp o, j, s, c
+    cdef numeric best
+    for o in range(o0, o1):
+        s = st[o]
+        c = ct[o]
+        if c == 2:
+            yr[o] = pick(xr[s + dilation], xr[s], is_min)
+        elif c == 0:
+            yr[o] = 0
+        else:
+            best = xr[s]
+            for j in range(1, c):
+                best = pick(xr[s + j * dilation], best, is_min)
+            yr[o] = best
+
+
 def extremum_pass(const numeric[:, :, ::1] x,     # IN  (outer, n, inner)
                   numeric[:, :, ::1] y,           # OUT (outer, m, inner)
                   const intp[:, ::1] start,       # IN  (rows, m)
                   const intp[:, ::1] count,       # IN  (rows, m)
                   intp rep, intp dilation, bint is_min, int nthreads):
-    cdef intp m = y.shape[1], inner = y.shape[2]
+    cdef intp m = y.shape[1], inner = y.shape[2], n = x.shape[1]
     cdef intp rows = y.shape[0] * m
     cdef intp nchunks = chunk_count(rows, nthreads)
-    cdef intp ch, r, r1, b, o, s, c, j, i, t
+    cdef intp ch, r, r1, b, o, s, c, j, i, t, e
     cdef numeric v, best
     with nogil:
         for ch in prange(nchunks, schedule="static", num_threads=nthreads):
@@ -92,17 +115,22 @@ def extremum_pass(const numeric[:, :, ::1] x,     # IN  (outer, n, inner)
             o = r - b * m
             t = b // rep
             while r < r1:
+                if inner == 1 and n > 0:     # the chunk's outputs of this row at once
+                    e = min(m, o + (r1 - r))
+                    _ext_singles(&x[b, 0, 0], &y[b, 0, 0], &start[t, 0], &count[t, 0],
+                                 o, e, dilation, is_min)
+                    r = r + (e - o)
+                    o = e
+                    if o == m:
+                        o = 0
+                        b = b + 1
+                        t = b // rep
+                    continue
                 s = start[t, o]
                 c = count[t, o]
                 if c == 0:
                     for i in range(inner):
                         y[b, o, i] = 0
-                elif inner == 1:
-                    # the constant offset lets the compiler keep this loop tight
-                    best = x[b, s, 0]
-                    for j in range(1, c):
-                        best = pick(x[b, s + j * dilation, 0], best, is_min)
-                    y[b, o, 0] = best
                 elif inner < SMALL_INNER:
                     for i in range(inner):
                         best = x[b, s, i]
