@@ -167,12 +167,13 @@ def arg_extremum_pass(const numeric[:, :, ::1] x,   # IN  values (outer, n, inne
     are built up one axis at a time, ``index_stride`` being the product of the
     lengths of the pooled axes after this one.
     """
-    cdef intp m = y.shape[1], inner = y.shape[2]
+    cdef intp m = y.shape[1], inner = y.shape[2], n = x.shape[1]
     cdef intp rows = y.shape[0] * m
     cdef intp nchunks = chunk_count(rows, nthreads)
-    cdef intp ch, r, r1, b, o, s, c, j, i, p, t
+    cdef intp ch, r, r1, b, o, t, e
     cdef bint first = xi is None
-    cdef numeric v
+    if inner == 0:
+        return
     with nogil:
         for ch in prange(nchunks, schedule="static", num_threads=nthreads):
             r = ch * rows // nchunks
@@ -181,35 +182,78 @@ def arg_extremum_pass(const numeric[:, :, ::1] x,   # IN  values (outer, n, inne
             o = r - b * m
             t = b // rep
             while r < r1:
-                s = start[t, o]
-                c = count[t, o]
-                if c == 0:
-                    for i in range(inner):
-                        y[b, o, i] = 0
-                        yi[b, o, i] = -1
-                else:
-                    for i in range(inner):
-                        y[b, o, i] = x[b, s, i]
-                        yi[b, o, i] = s
-                    for j in range(1, c):
-                        p = s + j * dilation
-                        for i in range(inner):
-                            v = x[b, p, i]
-                            if better(v, y[b, o, i], is_min):
-                                y[b, o, i] = v
-                                yi[b, o, i] = p
-                    for i in range(inner):
-                        p = yi[b, o, i]
-                        if first:
-                            yi[b, o, i] = p * index_stride
-                        else:
-                            yi[b, o, i] = p * index_stride + xi[b, p, i]
+                if (numeric is float or numeric is double) and inner == 1 and n > 0:
+                    # single elements: the chunk's windows of this row at once
+                    e = min(m, o + (r1 - r))
+                    if numeric is float:
+                        nd_arg_row_f32(&x[b, 0, 0], NULL if first else &xi[b, 0, 0],
+                                       &y[b, 0, 0], &yi[b, 0, 0], &start[t, 0],
+                                       &count[t, 0], o, e, dilation, index_stride, is_min)
+                    else:
+                        nd_arg_row_f64(&x[b, 0, 0], NULL if first else &xi[b, 0, 0],
+                                       &y[b, 0, 0], &yi[b, 0, 0], &start[t, 0],
+                                       &count[t, 0], o, e, dilation, index_stride, is_min)
+                    r = r + (e - o)
+                    o = e
+                    if o == m:
+                        o = 0
+                        b = b + 1
+                        t = b // rep
+                    continue
+                # raw row pointers: stores through a memoryview make the compiler
+                # reload every view's strides after each one
+                _arg_window(&x[b, 0, 0] if n else NULL,
+                            NULL if first or not n else &xi[b, 0, 0],
+                            &y[b, o, 0], &yi[b, o, 0], start[t, o], count[t, o], inner,
+                            dilation, index_stride, is_min)
                 r = r + 1
                 o = o + 1
                 if o == m:
                     o = 0
                     b = b + 1
                     t = b // rep
+
+
+cdef inline void _arg_window(const numeric* xr, const intp* xir, numeric* yr, intp* yir,
+                             intp s, intp c, intp inner, intp dilation, intp index_stride,
+                             bint is_min) noexcept nogil:
+    """arg_extremum_pass's window of c taps from s, for each of the inner elements:
+    the winner by ``better`` in tap order (floats through _argfold.h, whose
+    selects vectorise), then its flat index.  ``xr``/``xir``: the input row (n x
+    inner) and its indices (NULL on the first pass)."""
+    cdef intp j, i, p
+    cdef const numeric* xp
+    cdef numeric v
+    cdef bint bt
+    if c == 0:
+        for i in range(inner):
+            yr[i] = 0
+            yir[i] = -1
+        return
+    xp = xr + s * inner
+    for i in range(inner):
+        yr[i] = xp[i]
+        yir[i] = s
+    for j in range(1, c):
+        p = s + j * dilation
+        xp = xr + p * inner
+        if numeric is float:
+            nd_arg_fold_f32(xp, yr, yir, p, inner, is_min)
+        elif numeric is double:
+            nd_arg_fold_f64(xp, yr, yir, p, inner, is_min)
+        else:
+            for i in range(inner):
+                v = xp[i]
+                bt = better(v, yr[i], is_min)
+                yr[i] = v if bt else yr[i]
+                yir[i] = p if bt else yir[i]
+    if xir == NULL:
+        for i in range(inner):
+            yir[i] = yir[i] * index_stride
+    else:
+        for i in range(inner):
+            p = yir[i]
+            yir[i] = p * index_stride + xir[p * inner + i]
 
 
 def sum_pass(const numeric[:, :, ::1] x,   # IN  (outer, n, inner)
@@ -1860,6 +1904,19 @@ cdef inline bint _draw4(const numeric* xb, numeric* yrow, intp* irow, const doub
         irow[ow + 2] = (p2 - xb) + q2
         irow[ow + 3] = (p3 - xb) + q3
     return True
+
+
+cdef extern from "_argfold.h" nogil:
+    void nd_arg_fold_f32(const float* xp, float* y, intp* yi, intp p, intp inner,
+                         int is_min)
+    void nd_arg_fold_f64(const double* xp, double* y, intp* yi, intp p, intp inner,
+                         int is_min)
+    void nd_arg_row_f32(const float* x, const intp* xi, float* y, intp* yi,
+                        const intp* st, const intp* ct, intp o0, intp o1, intp dil,
+                        intp index_stride, int is_min)
+    void nd_arg_row_f64(const double* x, const intp* xi, double* y, intp* yi,
+                        const intp* st, const intp* ct, intp o0, intp o1, intp dil,
+                        intp index_stride, int is_min)
 
 
 cdef extern from "_pcg.h" nogil:
