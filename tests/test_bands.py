@@ -110,8 +110,8 @@ def test_per_channel_alpha_is_still_checked_when_banded(monkeypatch):
             ndpool.mixed_pool(x, [0.1, 0.2], 2, channel_axis=0)
 
 
-def test_banding_really_cuts(monkeypatch):
-    """The cut happens (so the tests above compare two different computations)."""
+def _record_bands(monkeypatch):
+    """Band as small as possible, and return the list of the bands' input shapes."""
     seen = []
     real = _bands.run_core
     monkeypatch.setattr(_bands, "run_core",
@@ -119,6 +119,12 @@ def test_banding_really_cuts(monkeypatch):
                         real(name, spec, *a, **k))
     monkeypatch.setattr(_bands, "WHOLE_BYTES", 0)
     monkeypatch.setattr(_bands, "BAND_BYTES", 8)
+    return seen
+
+
+def test_banding_really_cuts(monkeypatch):
+    """The cut happens (so the tests above compare two different computations)."""
+    seen = _record_bands(monkeypatch)
     ndpool.max_pool(np.zeros((40, 6)), 2, return_indices=True)
     assert len(seen) == 20 and sum(s[0] for s in seen) == 40    # one band per output row
     seen.clear()
@@ -141,13 +147,7 @@ def test_stochastic_sampling_is_cut_only_where_its_uniforms_are_a_temporary(
         return ndpool.stochastic_pool(x, (2, 3), stride=(2, 1), axes=axes,
                                       rng=np.random.Generator(bits(5)), return_indices=True)
     whole = f(x)
-    seen = []
-    real = _bands.run_core
-    monkeypatch.setattr(_bands, "run_core",
-                        lambda name, spec, *a, **k: seen.append(spec.x.shape) or
-                        real(name, spec, *a, **k))
-    monkeypatch.setattr(_bands, "WHOLE_BYTES", 0)
-    monkeypatch.setattr(_bands, "BAND_BYTES", 8)
+    seen = _record_bands(monkeypatch)
     banded = f(x)
     assert as_bytes(banded) == as_bytes(whole)
     drawn_inside = bits is np.random.PCG64 and axes == (1, 2)

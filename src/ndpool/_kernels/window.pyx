@@ -74,6 +74,18 @@ def table_view(const intp[::1] table):
     return table
 
 
+cdef inline void _run_done(intp* r, intp* o, intp* b, intp* t, intp e, intp m,
+                           intp rep) noexcept nogil:
+    """A pass's cursor (chunk row r; its outer row b, table row t and window o)
+    moved past windows o .. e - 1 of row b, to the next row when e is its end."""
+    r[0] = r[0] + (e - o[0])
+    o[0] = e
+    if e == m:
+        o[0] = 0
+        b[0] = b[0] + 1
+        t[0] = b[0] // rep
+
+
 cdef inline void _ext_singles(const numeric* xr, numeric* yr, const intp* st,
                               const intp* ct, intp o0, intp o1, intp dilation,
                               bint is_min) noexcept nogil:
@@ -119,12 +131,7 @@ def extremum_pass(const numeric[:, :, ::1] x,     # IN  (outer, n, inner)
                     e = min(m, o + (r1 - r))
                     _ext_singles(&x[b, 0, 0], &y[b, 0, 0], &start[t, 0], &count[t, 0],
                                  o, e, dilation, is_min)
-                    r = r + (e - o)
-                    o = e
-                    if o == m:
-                        o = 0
-                        b = b + 1
-                        t = b // rep
+                    _run_done(&r, &o, &b, &t, e, m, rep)
                     continue
                 s = start[t, o]
                 c = count[t, o]
@@ -193,12 +200,7 @@ def arg_extremum_pass(const numeric[:, :, ::1] x,   # IN  values (outer, n, inne
                         nd_arg_row_f64(&x[b, 0, 0], NULL if first else &xi[b, 0, 0],
                                        &y[b, 0, 0], &yi[b, 0, 0], &start[t, 0],
                                        &count[t, 0], o, e, dilation, index_stride, is_min)
-                    r = r + (e - o)
-                    o = e
-                    if o == m:
-                        o = 0
-                        b = b + 1
-                        t = b // rep
+                    _run_done(&r, &o, &b, &t, e, m, rep)
                     continue
                 # raw row pointers: stores through a memoryview make the compiler
                 # reload every view's strides after each one
