@@ -338,6 +338,19 @@ def running_max_pass(const numeric[:, :, ::1] x,   # IN  (outer, n, inner)
                         y[b, q, i] = pick(x[b, q, i], y[b, q - 1, i], False)
 
 
+cdef extern from "_mean.h" nogil:
+    void nd_mean_quad_f32(const float* x0, const float* x1, float* y, double* acc, intp wo,
+                          intp woff, double rdiv)
+    void nd_mean_quad_px_f32(const float* x0, const float* x1, float* y, intp inner,
+                             intp wo, intp wstride, intp woff, intp d, double rdiv)
+    void nd_fold_u8_i32(const uint8_t* x, int32_t* t, intp n, int first)
+    void nd_fold_i8_i32(const int8_t* x, int32_t* t, intp n, int first)
+    void nd_fold_u16_i32(const uint16_t* x, int32_t* t, intp n, int first)
+    void nd_fold_i16_i32(const int16_t* x, int32_t* t, intp n, int first)
+    void nd_pairs_mean_i32(const int32_t* t, double* y, intp inner, intp wlo, intp whi,
+                           intp woff, double rdiv)
+
+
 cdef extern from "_scan.h" nogil:
     void scan_max_f32 "nd_scan_max_f32"(const float* v, intp vs, float* r, intp rs,
                                         intp nrows, intp w, int reverse)
@@ -854,7 +867,15 @@ cdef inline void _mean_quad(const numeric* x0, const numeric* x1, real* yr, doub
 cdef inline void _mean_quad_row(const numeric* x0, const numeric* x1, real* yr, double* acc,
                                 intp inner, intp wo, intp wstride, intp woff, intp wdil,
                                 double div, bint pow2) noexcept nogil:
-    """_mean_quad, with the common 2 x 2 stride 2 geometry as constants."""
+    """_mean_quad, with the common 2 x 2 stride 2 geometry as constants; float32
+    windows with a power-of-two divisor in _mean.h's loops (the same operations)."""
+    if numeric is float and real is float and pow2:
+        if wstride == 2 and wdil == 1 and inner == 1:
+            nd_mean_quad_f32(x0, x1, yr, acc, wo, woff, 1.0 / div)
+        else:
+            nd_mean_quad_px_f32(x0, x1, yr, inner, wo, wstride, woff, wdil * inner,
+                                1.0 / div)
+        return
     if wstride == 2 and wdil == 1 and inner == 1:
         _mean_quad(x0, x1, yr, acc, 1, wo, 2, woff, 1, div, pow2)
     else:
@@ -862,8 +883,22 @@ cdef inline void _mean_quad_row(const numeric* x0, const numeric* x1, real* yr, 
 
 
 cdef inline void _fold_sum(const numeric* xr, wide* t, intp n, bint first) noexcept nogil:
-    """t = xr (first) or t + xr, elementwise: a window's input rows, summed first."""
+    """t = xr (first) or t + xr, elementwise: a window's input rows, summed first
+    (8- and 16-bit rows into int32 in _mean.h's loops)."""
     cdef intp i
+    if wide is int32_t:
+        if numeric is uint8_t:
+            nd_fold_u8_i32(xr, t, n, first)
+            return
+        elif numeric is int8_t:
+            nd_fold_i8_i32(xr, t, n, first)
+            return
+        elif numeric is uint16_t:
+            nd_fold_u16_i32(xr, t, n, first)
+            return
+        elif numeric is int16_t:
+            nd_fold_i16_i32(xr, t, n, first)
+            return
     if first:
         for i in range(n):
             t[i] = <wide>xr[i]
@@ -1392,12 +1427,16 @@ cdef inline void _mean_pairs(wide* t, real* yr, intp inner,
     exact reciprocal, as mean_fused's rows) on the way out, streamed past the cache
     for large outputs.  The sums are of integers, exact in any order; an int32 ``t``
     holds fewer than 16384 rows of 16-bit values, so that a pair's sum stays below
-    2**31 in magnitude.  ``t`` is overwritten."""
+    2**31 in magnitude.  ``t`` may be overwritten; an int32 ``t`` into a float64
+    row with a power-of-two divisor, not streamed, takes _mean.h's loop instead."""
     cdef intp k
     cdef intp lo = (woff + 2 * wlo) * inner, hi = (woff + 2 * whi - 1) * inner
     # the edge windows read t as it is: first
     _mean_pair_edges(t, yr, inner, wstart, wcount, 0, wlo, div, pow2)
     _mean_pair_edges(t, yr, inner, wstart, wcount, whi, wo, div, pow2)
+    if wide is int32_t and real is double and pow2 and not stream:
+        nd_pairs_mean_i32(t, yr, inner, wlo, whi, woff, 1.0 / div)     # _mean.h
+        return
     for k in range(lo, hi):
         t[k] = t[k] + t[k + inner]
     if inner == 3:              # RGB: constant pixels, unrolled by the compiler

@@ -1,0 +1,117 @@
+/* The inner loops of the block means (window.pyx's mean_fused), in C so that the
+ * loader picks an AVX-512, an AVX2 or a baseline build for the machine
+ * (ND_CLONES, as _mix.h's and _fold.h's loops).  window.pyx itself is baseline
+ * x86-64: its float32 2 x 2 mean widened four floats to float64 at a time, and
+ * its 16-bit row fold eight values, and on one thread both were bound by the
+ * instructions, not by memory (avg_pool 2 x 2 on a float32 NCHW batch: 8.4 ms
+ * against 6.4 ms for max_pool on the same input).
+ *
+ * Every loop takes the same operations in the same order as the Cython loop it
+ * replaces (window.pyx's _mean_quad, _fold_sum, _mean_pairs), one element at a
+ * time: vectorising runs elements side by side and changes no result.  fp-contract
+ * is off, so that no product and sum are fused into one rounding.
+ *
+ * nd_mean_quad_f32: 2 x 2 windows at stride 2 of single elements (inner 1), of
+ *   rows x0 (the window's first input row) and x1 (its second), each window's
+ *   float64 sum ((x0[c] + x0[c + 1]) + x1[c]) + x1[c + 1] times ``rdiv`` (the
+ *   exact reciprocal of a power-of-two divisor), rounded to float32.  One row
+ *   after the other, the first's pairs through ``acc``: reading both rows at
+ *   once (two streams a row apart) took twice as long.
+ * nd_mean_quad_px_f32: the same for pixels of ``inner`` elements, the taps a
+ *   pixel apart (``d`` elements) and the windows ``wstride`` pixels apart.
+ * nd_fold_*_i32: t = x (``first``) or t + x, elementwise, 8- and 16-bit rows
+ *   widened to int32 (the sums of fewer than 16384 rows stay below 2**31).
+ * nd_pairs_mean_i32: the whole windows wlo <= ow < whi of two adjacent pixels at
+ *   stride 2 along a folded int32 row t, each window's sum (exact) times ``rdiv``,
+ *   in float64.
+ */
+#ifndef NDPOOL_MEAN_H
+#define NDPOOL_MEAN_H
+
+#include <stdint.h>
+#include "_vexp.h"
+
+/* The integer loops stream rows through memory with little arithmetic: their
+ * AVX-512 builds were slower than the AVX2 and baseline ones on the AMD EPYC
+ * here (a uint16 2 x 2 x 2 volume mean in C: 26 ms against 15 and 16 ms), so
+ * they are built for AVX2 and the baseline only. */
+#ifdef ND_CLONES_ON
+#define ND_CLONES_V3 __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define ND_CLONES_V3
+#endif
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC push_options
+#pragma GCC optimize("fp-contract=off")
+#endif
+
+ND_CLONES static void nd_mean_quad_f32(const float* x0, const float* x1, float* y,
+                                       double* acc, intptr_t wo, intptr_t woff,
+                                       double rdiv)
+{
+    const float* a = x0 + woff;
+    const float* b = x1 + woff;
+    intptr_t ow;
+    for (ow = 0; ow < wo; ow++)
+        acc[ow] = (double)a[2 * ow] + (double)a[2 * ow + 1];
+    for (ow = 0; ow < wo; ow++)
+        y[ow] = (float)(((acc[ow] + (double)b[2 * ow]) + (double)b[2 * ow + 1]) * rdiv);
+}
+
+ND_CLONES static void nd_mean_quad_px_f32(const float* x0, const float* x1, float* y,
+                                          intptr_t inner, intptr_t wo, intptr_t wstride,
+                                          intptr_t woff, intptr_t d, double rdiv)
+{
+    for (intptr_t ow = 0; ow < wo; ow++) {
+        intptr_t c = (woff + ow * wstride) * inner;
+        const float* a = x0 + c;
+        const float* b = x1 + c;
+        float* yr = y + ow * inner;
+        for (intptr_t i = 0; i < inner; i++) {
+            double s = (((double)a[i] + (double)a[d + i]) + (double)b[i]) + (double)b[d + i];
+            yr[i] = (float)(s * rdiv);
+        }
+    }
+}
+
+#define ND_FOLD_I32(T, SUF)                                                            \
+ND_CLONES_V3 static void nd_fold_##SUF##_i32(const T* x, int32_t* t, intptr_t n, int first) \
+{                                                                                     \
+    intptr_t i;                                                                       \
+    if (first) {                                                                      \
+        for (i = 0; i < n; i++)                                                       \
+            t[i] = (int32_t)x[i];                                                     \
+    } else {                                                                          \
+        for (i = 0; i < n; i++)                                                       \
+            t[i] = t[i] + (int32_t)x[i];                                              \
+    }                                                                                 \
+}
+
+ND_FOLD_I32(uint8_t, u8)
+ND_FOLD_I32(int8_t, i8)
+ND_FOLD_I32(uint16_t, u16)
+ND_FOLD_I32(int16_t, i16)
+
+ND_CLONES_V3 static void nd_pairs_mean_i32(const int32_t* t, double* y, intptr_t inner,
+                                        intptr_t wlo, intptr_t whi, intptr_t woff,
+                                        double rdiv)
+{
+    intptr_t ow, i;
+    if (inner == 1) {
+        for (ow = wlo; ow < whi; ow++)
+            y[ow] = (double)(t[woff + 2 * ow] + t[woff + 2 * ow + 1]) * rdiv;
+        return;
+    }
+    for (ow = wlo; ow < whi; ow++) {
+        const int32_t* p = t + (woff + 2 * ow) * inner;
+        for (i = 0; i < inner; i++)
+            y[ow * inner + i] = (double)(p[i] + p[inner + i]) * rdiv;
+    }
+}
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC pop_options
+#endif
+
+#endif
