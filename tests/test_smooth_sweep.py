@@ -104,8 +104,11 @@ def test_results_finished_in_the_sweep_equal_the_sums_finished_after(
     """The sweep may finish each row while it is in cache: SoftPool's values rounded
     to float32, log-sum-exp's ``log(mean) / r`` (_vexp.h's log, in float64 or then
     rounded to float32), without a float64 result array.  They must be the bytes
-    the unfinished sums give when finished afterwards, and mark the same windows.
-    A wide spread (x * 300) makes windows the sweep does not trust (bad)."""
+    the unfinished sums give when finished afterwards (log-sum-exp's: to the
+    log's last bit, see below), and mark the same windows.
+    A wide spread (x * 300) makes windows the sweep does not trust (bad); their
+    finished values are not compared (the sweep's log skips the tests that only
+    those windows' sums need, and the callers replace them)."""
     shape, kernel, stride, padding, dilation, axes, channel = case
     rng = np.random.default_rng(seed)
     x = (rng.standard_normal(shape) * rng.choice([3.0, 300.0])).astype(dtype)
@@ -136,7 +139,19 @@ def test_results_finished_in_the_sweep_equal_the_sums_finished_after(
         with np.errstate(over="ignore"):
             want = want.astype(np.float32)
     assert got.dtype == want.dtype and got.shape == want.shape
-    assert got.tobytes() == want.tobytes()
     assert (got_bad is None) == (bad is None)
+    trusted = np.ones(got.shape, bool)
     if bad is not None:
         np.testing.assert_array_equal(got_bad, bad)
+        # a marked window's finished value is unspecified: the caller replaces it
+        trusted = ~bad
+    if lse:
+        # the sweep's log (nd_log_normal, no tests for zero, negative or infinite
+        # means) is compiled in another loop than log_rows' nd_log, and the
+        # compiler may fuse a different product and sum into one rounding: the
+        # same log to its last bit, which the quotient by r (in a lower binade)
+        # or float32's rounding may turn into a few of the result's ulps
+        np.testing.assert_allclose(got[trusted], want[trusted],
+                                   rtol=4 * np.finfo(got.dtype).eps, atol=0)
+    else:
+        assert got[trusted].tobytes() == want[trusted].tobytes()

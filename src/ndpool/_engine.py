@@ -219,7 +219,8 @@ def window_smooth(x, axes, plans, op, *, e=None, r=None, divisors=None, p=1, abs
                   lo=-math.inf, tiny=0.0, ratio=1.0, empty=None, log_scale=None,
                   dtype=np.float64, nthreads):
     """A smooth pool's window sums in one fused sweep (smooth.pyx's smooth_fused),
-    in float64, when the pooled axes are adjacent and no window is empty; else None.
+    in float64 or finished (below), when the pooled axes are adjacent and no window
+    is empty; else None.
 
     ``op``: SMOOTH_POWER (the sums of ``v ** p``, p in 1, 2, 3, ``v = |x|`` if
     ``absval`` else ``x``, then ``max(v, lo)``), SMOOTH_SOFT (``sum(x e) / sum(e)``)
@@ -228,7 +229,9 @@ def window_smooth(x, axes, plans, op, *, e=None, r=None, divisors=None, p=1, abs
     taken in the sweep, row by row as it reads x (None where x is another dtype or
     its windows span more than _EXP_ROWS rows: the caller then passes ``e``).
     ``divisors`` as window_mean's: the sums are divided
-    by them.  Returns (result, bad): ``bad`` is None when no window is marked, else a
+    by them (SMOOTH_EXP_MAX: multiplied by the product of their reciprocals,
+    within two ulps of the quotient, which log-sum-exp's error of (n + 2) ulps
+    absorbs, see smooth.py; the division was 6% of its call).  Returns (result, bad): ``bad`` is None when no window is marked, else a
     boolean array of the result's shape (SMOOTH_SOFT, SMOOTH_EXP_MAX: the windows
     whose value the caller must take from the shifted per-window kernel; ``tiny``
     and ``ratio`` are the tests' bounds, see smooth.pyx).  ``empty(name, shape,
@@ -253,9 +256,12 @@ def window_smooth(x, axes, plans, op, *, e=None, r=None, divisors=None, p=1, abs
         return None
     kx = kernel_view(x)
     shape, (xs, ys, args), _ = steps[0]
+    # flags made here are zeros, whose pages are cleared only where the kernel
+    # writes them: rows with a marked window (most calls mark none)
+    zeroed = empty is None
     if empty is None:
         def empty(name, shape, dtype):
-            return np.empty(shape, dtype)
+            return (np.zeros if name == "bad" else np.empty)(shape, dtype)
     dtype = np.dtype(dtype)
     to32 = dtype == np.float32
     if to32 and not (op == SMOOTH_SOFT or log_scale is not None):
@@ -265,9 +271,11 @@ def window_smooth(x, axes, plans, op, *, e=None, r=None, divisors=None, p=1, abs
     bad = None if op == SMOOTH_POWER else empty("bad", shape, np.uint8)
     nbad = 0
     if y.size and kx.size:
-        mean = divisors is not None
-        divs = [_UNIT_DIV] * (3 - len(divisors if mean else ())) + [
-            np.ascontiguousarray(d, np.float64) for d in (divisors if mean else ())]
+        mean = 0 if divisors is None else 2 if op == SMOOTH_EXP_MAX else 1
+        divs = [np.ascontiguousarray(d, np.float64) for d in (divisors if mean else ())]
+        if mean == 2:                 # multiplied by the reciprocals: see the docstring
+            divs = [np.divide(1.0, d) for d in divs]
+        divs = [_UNIT_DIV] * (3 - len(divs)) + divs
         nbad = _s.smooth_fused(kx.reshape(xs), _NO_E if e is None else e.reshape(xs),
                                _NO_Y if to32 else y.reshape(ys),
                                _NO_BAD if bad is None else bad.reshape(ys),
@@ -275,7 +283,7 @@ def window_smooth(x, axes, plans, op, *, e=None, r=None, divisors=None, p=1, abs
                                *args, *divs, mean, op, p, absval, lo, tiny, ratio,
                                inside, float(r) if inside else 1.0, finish,
                                float(log_scale) if log_scale is not None else 1.0,
-                               threads_for(nthreads, kx.size))
+                               zeroed, threads_for(nthreads, kx.size))
     return y, (bad.view(np.bool_) if nbad else None)
 
 

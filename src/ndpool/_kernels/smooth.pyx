@@ -52,8 +52,6 @@ cdef extern from "_vexp.h" nogil:
     void nd_exp_f32(const float* x, double r, double* out, Py_ssize_t n)
     void nd_exp_f64(const double* x, double r, double* out, Py_ssize_t n)
     void nd_log_f64(const double* x, double* out, Py_ssize_t n)
-    void nd_log_div_f32(const double* x, double r, float* out, Py_ssize_t n)
-    void nd_log_div_f64(const double* x, double r, double* out, Py_ssize_t n)
     void nd_round_f32(const double* x, float* out, Py_ssize_t n)
 cdef extern from "_fold.h" nogil:
     void nd_fold_soft_f32(const float* x0, const float* x1, const double* e0,
@@ -66,6 +64,16 @@ cdef extern from "_fold.h" nogil:
     double nd_lse_fails(double mean, double big, double tiny, double ratio)
     double nd_failures(const double* a, const double* b, Py_ssize_t m, int soft,
                        double tiny, double ratio)
+    double nd_lse_finish_f32(const double* mean, const double* big, Py_ssize_t m,
+                             double tiny, double ratio, double r, float* out)
+    double nd_lse_finish_f64(const double* mean, const double* big, Py_ssize_t m,
+                             double tiny, double ratio, double r, double* out)
+    void nd_pass_w2_f64(const double* t0, const double* t1, double* y0, double* y1,
+                        Py_ssize_t wlo, Py_ssize_t whi, Py_ssize_t wstride, Py_ssize_t woff,
+                        Py_ssize_t k, Py_ssize_t wdil, int max1)
+    void nd_pass_w_f64(const double* t, double* y, Py_ssize_t wlo, Py_ssize_t whi,
+                       Py_ssize_t wstride, Py_ssize_t woff, Py_ssize_t k, Py_ssize_t wdil,
+                       int is_max)
 from ndpool._kernels._rows cimport chunk_count, next_row, row_at
 
 ctypedef Py_ssize_t intp
@@ -74,6 +82,13 @@ cdef enum:
     POWER = 0
     SOFT = 1
     EXP_MAX = 2
+
+# smooth_fused's ``mean``: the sums as they are, divided by the divisors, or
+# multiplied by their reciprocals (given instead of them)
+cdef enum:
+    SUMS = 0
+    DIVIDE = 1
+    RECIPROCALS = 2
 
 
 cdef inline double _pow123(double v, int p) noexcept nogil:
@@ -201,61 +216,28 @@ cdef inline void _pass_w_tables(const double* t, double* yr, intp inner,
                     yr[ow * inner + i] = yr[ow * inner + i] + t[k + i]
 
 
-cdef inline void _pass_w(const double* t, double* yr, intp inner,
-                         const intp[::1] wstart, const intp[::1] wcount, intp wdil,
-                         intp wlo, intp whi, intp wstride, intp woff, intp wkernel,
-                         intp wo, bint is_max) noexcept nogil:
-    """yr = the sums (is_max: maxima) along W of the folded row t.  Windows of
-    pixels (inner > 1) loop over their pixels' elements; windows of single
-    elements are taken tap by tap over the whole windows [wlo, whi), vectorised,
-    and the clipped ones from the tables."""
-    cdef intp ow, jw, k
-    cdef double v
+cdef inline void _pass_w(const double* t, double* yr, const double* u, double* yu,
+                         intp inner, const intp[::1] wstart, const intp[::1] wcount,
+                         intp wdil, intp wlo, intp whi, intp wstride, intp woff,
+                         intp wkernel, intp wo, bint u_max) noexcept nogil:
+    """yr = the sums along W of the folded row t, and, unless u is NULL, yu = the
+    sums (u_max: maxima) of the folded row u.  Windows of pixels (inner > 1)
+    loop over their pixels' elements; the whole windows [wlo, whi) of single
+    elements are _fold.h's nd_pass_w_f64 or, both rows in one loop,
+    nd_pass_w2_f64 (vectorised), and the clipped ones come from the tables."""
     if inner != 1 or whi <= wlo:
-        _pass_w_tables(t, yr, inner, wstart, wcount, wdil, 0, wo, is_max)
+        _pass_w_tables(t, yr, inner, wstart, wcount, wdil, 0, wo, False)
+        if u != NULL:
+            _pass_w_tables(u, yu, inner, wstart, wcount, wdil, 0, wo, u_max)
         return
-    _pass_w_tables(t, yr, 1, wstart, wcount, wdil, 0, wlo, is_max)
-    _pass_w_tables(t, yr, 1, wstart, wcount, wdil, whi, wo, is_max)
-    if wstride == 2:       # the usual stride as a constant: vector loads, not gathers
-        _pass_w_regular(t, yr, wlo, whi, 2, woff, wkernel, wdil, is_max)
-    else:
-        _pass_w_regular(t, yr, wlo, whi, wstride, woff, wkernel, wdil, is_max)
-
-
-cdef inline void _pass_w_regular(const double* t, double* yr, intp wlo, intp whi,
-                                 intp wstride, intp woff, intp wkernel, intp wdil,
-                                 bint is_max) noexcept nogil:
-    """The whole windows [wlo, whi) of single elements: windows of 2 or 3 taps in
-    one loop, longer ones tap by tap."""
-    cdef intp ow, jw, k, c
-    cdef double v
-    if wkernel == 2 and not is_max:
-        for ow in range(wlo, whi):
-            c = woff + ow * wstride
-            yr[ow] = t[c] + t[c + wdil]
+    _pass_w_tables(t, yr, 1, wstart, wcount, wdil, 0, wlo, False)
+    _pass_w_tables(t, yr, 1, wstart, wcount, wdil, whi, wo, False)
+    if u == NULL:
+        nd_pass_w_f64(t, yr, wlo, whi, wstride, woff, wkernel, wdil, False)
         return
-    if wkernel == 3 and not is_max:
-        for ow in range(wlo, whi):
-            c = woff + ow * wstride
-            yr[ow] = t[c] + t[c + wdil] + t[c + 2 * wdil]
-        return
-    if wkernel == 3:
-        for ow in range(wlo, whi):
-            c = woff + ow * wstride
-            v = t[c + wdil] if t[c + wdil] > t[c] else t[c]
-            yr[ow] = t[c + 2 * wdil] if t[c + 2 * wdil] > v else v
-        return
-    for ow in range(wlo, whi):
-        yr[ow] = t[woff + ow * wstride]
-    for jw in range(1, wkernel):
-        k = woff + jw * wdil
-        if is_max:
-            for ow in range(wlo, whi):
-                v = t[k + ow * wstride]
-                yr[ow] = v if v > yr[ow] else yr[ow]
-        else:
-            for ow in range(wlo, whi):
-                yr[ow] = yr[ow] + t[k + ow * wstride]
+    _pass_w_tables(u, yu, 1, wstart, wcount, wdil, 0, wlo, u_max)
+    _pass_w_tables(u, yu, 1, wstart, wcount, wdil, whi, wo, u_max)
+    nd_pass_w2_f64(t, u, yr, yu, wlo, whi, wstride, woff, wkernel, wdil, u_max)
 
 
 cdef inline const double* _exp_row(const numeric* xr, intp tag, double r, double* cache,
@@ -306,14 +288,15 @@ def smooth_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inne
                  const intp[::1] wstart, const intp[::1] wcount, intp wdil,
                  intp wlo, intp whi, intp wstride, intp woff, intp wkernel,
                  const double[::1] ddiv, const double[::1] hdiv, const double[::1] wdiv,
-                 bint mean, int op, int p, bint absval, double lo, double tiny,
+                 int mean, int op, int p, bint absval, double lo, double tiny,
                  double ratio, bint exp_inside, double er, int finish, double fr,
-                 int nthreads):
+                 bint bad_zeroed, int nthreads):
     """Window sums of a transform of x (see the module docstring), in one sweep;
     returns the number of windows marked in ``bad``.
 
-    - POWER: y = the sum of v ** p, or with ``mean`` that sum divided by
-      (ddiv * hdiv) * wdiv.  ``bad`` is not touched.
+    - POWER: y = the sum of v ** p, or with ``mean`` (DIVIDE) that sum divided
+      by (ddiv * hdiv) * wdiv, or (RECIPROCALS) multiplied by it, the divisors'
+      reciprocals given.  ``bad`` is not touched.
     - SOFT: y = sum(x e) / sum(e), and ``bad`` marks the windows where either sum
       is not finite or sum(e) < ``tiny`` (their y is to be replaced).
     - EXP_MAX: y = the mean of e (``mean`` and the divisors as for POWER), and
@@ -329,10 +312,16 @@ def smooth_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inne
     as exp_rows'.
 
     ``finish`` (SOFT, EXP_MAX): 0, y as above; 1, each row finished into y32
-    (float32; y is a placeholder, not touched), 2, finished in y itself.  SOFT's finished value
-    is its y rounded to float32; EXP_MAX's is ``log(y) / fr`` (_vexp.h's log, the
-    quotient rounded once to float64, then to float32 for y32), log-sum-exp's
-    value.  ``bad`` marks windows by their sums, before the finish.
+    (float32; y is a placeholder, not touched); 2 (EXP_MAX), finished into y.
+    SOFT's finished value is its y rounded to float32; EXP_MAX's is
+    ``log(y) / fr`` (_vexp.h's log, the quotient rounded once to float64, then
+    to float32 for y32), log-sum-exp's value, taken in the loop that tests the
+    row (_fold.h's nd_lse_finish_*).  ``bad`` marks windows by their sums; the
+    finished value of a marked window is some finite number, not its log.
+
+    ``bad_zeroed``: ``bad`` is all zeros on entry (np.zeros, whose pages the
+    system clears only when they are written), and only rows with a marked
+    window are written; else every row is.
 
     Every window holds at least one element.
     """
@@ -346,7 +335,7 @@ def smooth_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inne
     cdef intp ch, r, r1, b, od, oh, ow, i, d, h, d1, h1, q, nrows, nbad
     cdef bint first, two = op != POWER
     cdef bint pairs = op != POWER or not lo > -INFINITY   # no clamp: a pair's loop
-    cdef double scale, div
+    cdef double scale, div, fails
     cdef double* a0
     cdef double* a1
     cdef double* t1
@@ -369,7 +358,7 @@ def smooth_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inne
         a0 = <double*>malloc(((2 * n + 2 * m) if two else n) * sizeof(double))
         a1 = a0 + n
         t1 = a1 + n
-        rowbuf = t1 + m           # the row's sums when they are finished into y32
+        rowbuf = t1 + m           # the row's sums when they are finished into y32 or y
         cache = <double*>malloc(nslots * n * sizeof(double)) if exp_inside else NULL
         tags = <intp*>malloc(nslots * sizeof(intp)) if exp_inside else NULL
         for ch in prange(nchunks, schedule="static"):
@@ -416,10 +405,23 @@ def smooth_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inne
                             nd_fold_exp_max(e0, e1, a0, a1, n, first)
                     q = q + (1 if x1 == NULL else 2)
                     first = False
-                yr = rowbuf if finish == 1 else &y[b, od, oh, 0, 0]
-                _pass_w(a0, yr, inner, wstart, wcount, wdil, wlo, whi, wstride, woff,
-                        wkernel, wo, False)
-                if mean and inner == 1:
+                # the sums go to y itself unless they are finished into another row
+                yr = rowbuf if finish == 1 or (finish == 2 and op == EXP_MAX) \
+                    else &y[b, od, oh, 0, 0]
+                # the sums, and SOFT's and EXP_MAX's second row (into t1) with them
+                _pass_w(a0, yr, a1 if two else NULL, t1, inner, wstart, wcount, wdil, wlo,
+                        whi, wstride, woff, wkernel, wo, op == EXP_MAX)
+                if mean == RECIPROCALS and inner == 1:
+                    scale = ddiv[od] * hdiv[oh]
+                    for ow in range(wo):
+                        yr[ow] = yr[ow] * (scale * wdiv[ow])
+                elif mean == RECIPROCALS:
+                    scale = ddiv[od] * hdiv[oh]
+                    for ow in range(wo):
+                        div = scale * wdiv[ow]
+                        for i in range(inner):
+                            yr[ow * inner + i] = yr[ow * inner + i] * div
+                elif mean and inner == 1:
                     scale = ddiv[od] * hdiv[oh]
                     for ow in range(wo):
                         yr[ow] = yr[ow] / (scale * wdiv[ow])
@@ -430,23 +432,27 @@ def smooth_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inne
                         for i in range(inner):
                             yr[ow * inner + i] = yr[ow * inner + i] / div
                 if two:
-                    _pass_w(a1, t1, inner, wstart, wcount, wdil, wlo, whi, wstride, woff,
-                            wkernel, wo, op == EXP_MAX)
                     br = &bad[b, od, oh, 0, 0]
-                    memset(br, 0, m)
-                    if nd_failures(yr, t1, m, op == SOFT, tiny, ratio) > 0:
+                    # log-sum-exp's rows are finished (into y, y32) as they are tested
+                    if op == EXP_MAX and finish == 1:
+                        fails = nd_lse_finish_f32(yr, t1, m, tiny, ratio, fr,
+                                                  &y32[b, od, oh, 0, 0])
+                    elif op == EXP_MAX and finish == 2:
+                        fails = nd_lse_finish_f64(yr, t1, m, tiny, ratio, fr,
+                                                  &y[b, od, oh, 0, 0])
+                    else:
+                        fails = nd_failures(yr, t1, m, op == SOFT, tiny, ratio)
+                    if fails > 0:
                         for i in range(m):
                             br[i] = (nd_soft_fails(yr[i], t1[i], tiny) if op == SOFT
                                      else nd_lse_fails(yr[i], t1[i], tiny, ratio)) > 0
                             nbad = nbad + br[i]
+                    elif not bad_zeroed:
+                        memset(br, 0, m)
                     if op == SOFT:
                         _ratio(yr, t1, m)
                     if finish == 1 and op == SOFT:
                         nd_round_f32(yr, &y32[b, od, oh, 0, 0], m)
-                    elif finish == 1:
-                        nd_log_div_f32(yr, fr, &y32[b, od, oh, 0, 0], m)
-                    elif finish == 2 and op == EXP_MAX:
-                        nd_log_div_f64(yr, fr, yr, m)
                 r = r + 1
                 next_row(&oh, &od, &b, ho, do)
             cv[ch] = nbad
