@@ -195,16 +195,29 @@ ND_CLONES static double nd_failures(const double* a, const double* b, intptr_t m
 
 /* log-sum-exp's row finished in the sweep: out[i] = log(mean[i]) / r (_vexp.h's
  * log, the quotient rounded to float64, then to out's type), and the number of
- * the row's windows that fail nd_lse_fails, in one loop over the row.  A mean
- * that passes is a positive normal number, so the log is nd_log_normal; a
- * window that fails gets some finite number, which the caller replaces. */
+ * the row's windows that fail nd_lse_fails, in one loop over the row.  With
+ * ``rw`` (windows of single elements), mean[i] is first multiplied by
+ * scale * rw[i] (the sweep's RECIPROCALS mean), in place.  A mean that passes
+ * is a positive normal number, so the log is nd_log_normal; a window that
+ * fails gets some finite number, which the caller replaces. */
 #define ND_LSE_FINISH(T, SUF)                                                         \
-ND_CLONES static double nd_lse_finish_##SUF(const double* mean, const double* big,    \
-                                            intptr_t m, double tiny, double ratio,    \
+ND_CLONES static double nd_lse_finish_##SUF(double* mean, const double* big,          \
+                                            intptr_t m, const double* rw,             \
+                                            double scale, double tiny, double ratio,  \
                                             double r, T* out)                         \
 {                                                                                     \
     double acc = 0.0;                                                                 \
     intptr_t i;                                                                       \
+    if (rw != NULL) {                                                                 \
+        _Pragma("omp simd reduction(+:acc)")                                          \
+        for (i = 0; i < m; i++) {                                                     \
+            double v = mean[i] * (scale * rw[i]);                                     \
+            mean[i] = v;                                                              \
+            acc += nd_lse_fails(v, big[i], tiny, ratio);                              \
+            out[i] = (T)(nd_log_normal(v) / r);                                       \
+        }                                                                             \
+        return acc;                                                                   \
+    }                                                                                 \
     _Pragma("omp simd reduction(+:acc)")                                              \
     for (i = 0; i < m; i++) {                                                         \
         acc += nd_lse_fails(mean[i], big[i], tiny, ratio);                            \

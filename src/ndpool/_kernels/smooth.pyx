@@ -64,10 +64,12 @@ cdef extern from "_fold.h" nogil:
     double nd_lse_fails(double mean, double big, double tiny, double ratio)
     double nd_failures(const double* a, const double* b, Py_ssize_t m, int soft,
                        double tiny, double ratio)
-    double nd_lse_finish_f32(const double* mean, const double* big, Py_ssize_t m,
-                             double tiny, double ratio, double r, float* out)
-    double nd_lse_finish_f64(const double* mean, const double* big, Py_ssize_t m,
-                             double tiny, double ratio, double r, double* out)
+    double nd_lse_finish_f32(double* mean, const double* big, Py_ssize_t m,
+                             const double* rw, double scale, double tiny, double ratio,
+                             double r, float* out)
+    double nd_lse_finish_f64(double* mean, const double* big, Py_ssize_t m,
+                             const double* rw, double scale, double tiny, double ratio,
+                             double r, double* out)
     void nd_pass_w2_f64(const double* t0, const double* t1, double* y0, double* y1,
                         Py_ssize_t wlo, Py_ssize_t whi, Py_ssize_t wstride, Py_ssize_t woff,
                         Py_ssize_t k, Py_ssize_t wdil, int max1)
@@ -333,7 +335,7 @@ def smooth_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inne
     cdef intp nchunks = chunk_count(rows, nthreads)
     cdef intp n = x.shape[3] * inner, m = wo * inner
     cdef intp ch, r, r1, b, od, oh, ow, i, d, h, d1, h1, q, nrows, nbad
-    cdef bint first, two = op != POWER
+    cdef bint first, lean, two = op != POWER
     cdef bint pairs = op != POWER or not lo > -INFINITY   # no clamp: a pair's loop
     cdef double scale, div, fails
     cdef double* a0
@@ -411,22 +413,22 @@ def smooth_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inne
                 # the sums, and SOFT's and EXP_MAX's second row (into t1) with them
                 _pass_w(a0, yr, a1 if two else NULL, t1, inner, wstart, wcount, wdil, wlo,
                         whi, wstride, woff, wkernel, wo, op == EXP_MAX)
-                if mean == RECIPROCALS and inner == 1:
-                    scale = ddiv[od] * hdiv[oh]
+                # the means (log-sum-exp's rows of single elements take their
+                # reciprocals as they are finished, ``lean``)
+                lean = op == EXP_MAX and finish != 0 and mean == RECIPROCALS and inner == 1
+                scale = ddiv[od] * hdiv[oh]
+                if mean == RECIPROCALS and inner == 1 and not lean:
                     for ow in range(wo):
                         yr[ow] = yr[ow] * (scale * wdiv[ow])
-                elif mean == RECIPROCALS:
-                    scale = ddiv[od] * hdiv[oh]
+                elif mean == RECIPROCALS and inner != 1:
                     for ow in range(wo):
                         div = scale * wdiv[ow]
                         for i in range(inner):
                             yr[ow * inner + i] = yr[ow * inner + i] * div
-                elif mean and inner == 1:
-                    scale = ddiv[od] * hdiv[oh]
+                elif mean == DIVIDE and inner == 1:
                     for ow in range(wo):
                         yr[ow] = yr[ow] / (scale * wdiv[ow])
-                elif mean:
-                    scale = ddiv[od] * hdiv[oh]
+                elif mean == DIVIDE:
                     for ow in range(wo):
                         div = scale * wdiv[ow]
                         for i in range(inner):
@@ -435,10 +437,12 @@ def smooth_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inne
                     br = &bad[b, od, oh, 0, 0]
                     # log-sum-exp's rows are finished (into y, y32) as they are tested
                     if op == EXP_MAX and finish == 1:
-                        fails = nd_lse_finish_f32(yr, t1, m, tiny, ratio, fr,
+                        fails = nd_lse_finish_f32(yr, t1, m, &wdiv[0] if lean else NULL,
+                                                  scale, tiny, ratio, fr,
                                                   &y32[b, od, oh, 0, 0])
                     elif op == EXP_MAX and finish == 2:
-                        fails = nd_lse_finish_f64(yr, t1, m, tiny, ratio, fr,
+                        fails = nd_lse_finish_f64(yr, t1, m, &wdiv[0] if lean else NULL,
+                                                  scale, tiny, ratio, fr,
                                                   &y[b, od, oh, 0, 0])
                     else:
                         fails = nd_failures(yr, t1, m, op == SOFT, tiny, ratio)
