@@ -2,7 +2,10 @@
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
+from hyp import examples
 import ndpool
 from ndpool._threads import available_cores, resolve_workers
 
@@ -263,3 +266,38 @@ def test_long_window_means_add_their_taps_in_order(dtype, workers):
     got = ndpool.avg_pool(x, (1, 33), stride=(1, 4), padding=(0, 16),
                           count_include_pad=False, workers=workers)
     np.testing.assert_array_equal(got, in_order(win[..., None, :], counts))
+
+
+@examples(200)
+@given(n=st.integers(1, 70), k=st.integers(1, 5), s=st.integers(1, 3), d=st.integers(1, 2),
+       pad=st.integers(0, 2), outer=st.integers(1, 5),
+       dtype=st.sampled_from([np.float32, np.float64]), is_min=st.booleans(),
+       with_xi=st.booleans(), nthreads=st.integers(1, 3), seed=st.integers(0, 2**32 - 1))
+def test_regular_windows_with_indices_pick_as_the_tables_do(n, k, s, d, pad, outer, dtype,
+                                                           is_min, with_xi, nthreads, seed):
+    """arg_extremum_pass takes a row's whole, evenly spaced windows of single float
+    elements side by side (_argfold.h's nd_arg_regular_*), the rest from the plan's
+    tables.  With the regular range given and with none, every value (zeros'
+    signs and NaNs included) and every index must be the same: rows drawn from
+    +-0, +-1 and NaN make ties and NaNs in most windows, so a pick out of order
+    (a later tie, the first of two NaNs) shows; xi are the indices an earlier
+    pass would have recorded."""
+    from ndpool import _engine
+    from ndpool._kernels import window as _k
+    from ndpool._spec import WindowSpec
+    assume(d * (k - 1) < n + 2 * pad and 2 * pad <= k)
+    rng = np.random.default_rng(seed)
+    x = rng.choice(np.array([0.0, -0.0, 1.0, -1.0, np.nan]), size=(outer, n),
+                   p=[0.25, 0.25, 0.2, 0.2, 0.1]).astype(dtype)
+    plan = WindowSpec(x, k, s, pad, d, False, (1,), None).plans[0]
+    lo, hi = plan.regular
+    xi = rng.integers(0, 1000, (outer, n, 1)).astype(np.intp) if with_xi else None
+    got = []
+    for a, b in ((lo, hi), (0, 0)):
+        y = np.empty((outer, plan.out, 1), dtype)
+        yi = np.empty((outer, plan.out, 1), np.intp)
+        _k.arg_extremum_pass(x.reshape(outer, n, 1), xi, y, yi, *_engine._tables(plan, outer),
+                             plan.dilation, 7, is_min, a, b, -plan.before, plan.stride,
+                             plan.kernel if b > a else 0, nthreads)
+        got.append((_signed_bytes(y), yi.tobytes()))
+    assert got[0] == got[1]

@@ -478,11 +478,13 @@ def arg_extremum(x, axes, plans, *, is_min, nthreads):
         yi = np.empty(shape, np.intp)
         outer, n, inner = three_d(kx.shape, ax)
         m = plan.out
+        lo, hi = plan.regular if plan.start.ndim == 1 else (0, 0)
         _k.arg_extremum_pass(
             kx.reshape(outer, n, inner),
             None if idx is None else idx.reshape(outer, n, inner),
             y.reshape(outer, m, inner), yi.reshape(outer, m, inner),
             *_tables(plan, outer), plan.dilation, stride, is_min,
+            lo, hi, -plan.before, plan.stride, plan.kernel if hi > lo else 0,
             threads_for(nthreads, kx.size))
         kx, idx = y, yi
         stride *= plan.n

@@ -166,6 +166,7 @@ def arg_extremum_pass(const numeric[:, :, ::1] x,   # IN  values (outer, n, inne
                       const intp[:, ::1] start,     # IN  (rows, m)
                       const intp[:, ::1] count,     # IN  (rows, m)
                       intp rep, intp dilation, intp index_stride, bint is_min,
+                      intp wlo, intp whi, intp woff, intp wstride, intp wk,
                       int nthreads):
     """Like extremum_pass, and records where the winner came from.
 
@@ -173,11 +174,16 @@ def arg_extremum_pass(const numeric[:, :, ::1] x,   # IN  values (outer, n, inne
     ``p * index_stride + xi[b, p, i]``: flat indices into the pooled sub-shape
     are built up one axis at a time, ``index_stride`` being the product of the
     lengths of the pooled axes after this one.
+
+    Windows wlo <= o < whi are whole and evenly spaced (the plan's ``regular``;
+    wlo == whi: none): window o's wk taps start at woff + o * wstride.  Rows of
+    single float elements take them through _argfold.h's nd_arg_regular_*,
+    windows side by side, and the rest from the tables.
     """
     cdef intp m = y.shape[1], inner = y.shape[2], n = x.shape[1]
     cdef intp rows = y.shape[0] * m
     cdef intp nchunks = chunk_count(rows, nthreads)
-    cdef intp ch, r, r1, b, o, t, e
+    cdef intp ch, r, r1, b, o, t, e, g0, g1
     cdef bint first = xi is None
     if inner == 0:
         return
@@ -192,14 +198,29 @@ def arg_extremum_pass(const numeric[:, :, ::1] x,   # IN  values (outer, n, inne
                 if (numeric is float or numeric is double) and inner == 1 and n > 0:
                     # single elements: the chunk's windows of this row at once
                     e = min(m, o + (r1 - r))
+                    # [o, g0) and [g1, e) from the tables, [g0, g1) regular
+                    g0 = min(max(wlo, o), e)
+                    g1 = min(max(whi, g0), e)
                     if numeric is float:
                         nd_arg_row_f32(&x[b, 0, 0], NULL if first else &xi[b, 0, 0],
                                        &y[b, 0, 0], &yi[b, 0, 0], &start[t, 0],
-                                       &count[t, 0], o, e, dilation, index_stride, is_min)
+                                       &count[t, 0], o, g0, dilation, index_stride, is_min)
+                        nd_arg_regular_f32(&x[b, 0, 0], NULL if first else &xi[b, 0, 0],
+                                           &y[b, 0, 0], &yi[b, 0, 0], g0, g1, woff,
+                                           wstride, wk, dilation, index_stride, is_min)
+                        nd_arg_row_f32(&x[b, 0, 0], NULL if first else &xi[b, 0, 0],
+                                       &y[b, 0, 0], &yi[b, 0, 0], &start[t, 0],
+                                       &count[t, 0], g1, e, dilation, index_stride, is_min)
                     else:
                         nd_arg_row_f64(&x[b, 0, 0], NULL if first else &xi[b, 0, 0],
                                        &y[b, 0, 0], &yi[b, 0, 0], &start[t, 0],
-                                       &count[t, 0], o, e, dilation, index_stride, is_min)
+                                       &count[t, 0], o, g0, dilation, index_stride, is_min)
+                        nd_arg_regular_f64(&x[b, 0, 0], NULL if first else &xi[b, 0, 0],
+                                           &y[b, 0, 0], &yi[b, 0, 0], g0, g1, woff,
+                                           wstride, wk, dilation, index_stride, is_min)
+                        nd_arg_row_f64(&x[b, 0, 0], NULL if first else &xi[b, 0, 0],
+                                       &y[b, 0, 0], &yi[b, 0, 0], &start[t, 0],
+                                       &count[t, 0], g1, e, dilation, index_stride, is_min)
                     _run_done(&r, &o, &b, &t, e, m, rep)
                     continue
                 # raw row pointers: stores through a memoryview make the compiler
@@ -1958,6 +1979,12 @@ cdef extern from "_argfold.h" nogil:
     void nd_arg_row_f64(const double* x, const intp* xi, double* y, intp* yi,
                         const intp* st, const intp* ct, intp o0, intp o1, intp dil,
                         intp index_stride, int is_min)
+    void nd_arg_regular_f32(const float* x, const intp* xi, float* y, intp* yi, intp o0,
+                            intp o1, intp off, intp stride, intp k, intp dil,
+                            intp index_stride, int is_min)
+    void nd_arg_regular_f64(const double* x, const intp* xi, double* y, intp* yi, intp o0,
+                            intp o1, intp off, intp stride, intp k, intp dil,
+                            intp index_stride, int is_min)
 
 
 cdef extern from "_pcg.h" nogil:
