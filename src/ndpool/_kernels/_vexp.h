@@ -117,8 +117,11 @@ static inline double nd_log(double x)
     return x != x ? x : y;
 }
 
-/* nd_log for positive normal finite x only, the same value without the tests
- * (a third of nd_log's instructions); any other x gives some finite number */
+/* nd_log for positive normal finite x only: the same formula without the
+ * tests, twelve compares and selects; any other x gives some finite number
+ * (log-sum-exp's finish, whose other windows are replaced).  In another loop
+ * the compiler may contract another product and sum into one rounding, so
+ * its last bit may differ from nd_log's. */
 static inline double nd_log_normal(double x)
 {
     return nd_log_core(x, 0.0);
