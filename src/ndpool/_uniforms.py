@@ -11,9 +11,9 @@ state where the run starts.  Other bit generators draw in one NumPy call.
 
 The same lets the sampling kernel draw the numbers itself, a row at a time
 in each thread (``Draws``: no float64 array of the output's size), and a dask
-task draw its own block of them: ``take(rng, n)``
-returns the stream's description (``words``) and moves ``rng`` past the n
-draws of a whole output, and ``block(words, shape, start, size)`` computes
+task draw its own block of them.  ``take(rng, n)`` returns the stream's
+description (``words``) and moves ``rng`` past the n draws of a whole
+output; ``block(words, shape, start, size)`` computes
 ``rng.random(shape)[start : start + size]`` (per axis) where it is needed,
 without the rest of the array.
 
