@@ -184,6 +184,8 @@ def arg_extremum_pass(const numeric[:, :, ::1] x,   # IN  values (outer, n, inne
     cdef intp rows = y.shape[0] * m
     cdef intp nchunks = chunk_count(rows, nthreads)
     cdef intp ch, r, r1, b, o, t, e, g0, g1
+    cdef const numeric* xr
+    cdef const intp* xir
     cdef bint first = xi is None
     if inner == 0:
         return
@@ -201,26 +203,14 @@ def arg_extremum_pass(const numeric[:, :, ::1] x,   # IN  values (outer, n, inne
                     # [o, g0) and [g1, e) from the tables, [g0, g1) regular
                     g0 = min(max(wlo, o), e)
                     g1 = min(max(whi, g0), e)
-                    if numeric is float:
-                        nd_arg_row_f32(&x[b, 0, 0], NULL if first else &xi[b, 0, 0],
-                                       &y[b, 0, 0], &yi[b, 0, 0], &start[t, 0],
-                                       &count[t, 0], o, g0, dilation, index_stride, is_min)
-                        nd_arg_regular_f32(&x[b, 0, 0], NULL if first else &xi[b, 0, 0],
-                                           &y[b, 0, 0], &yi[b, 0, 0], g0, g1, woff,
-                                           wstride, wk, dilation, index_stride, is_min)
-                        nd_arg_row_f32(&x[b, 0, 0], NULL if first else &xi[b, 0, 0],
-                                       &y[b, 0, 0], &yi[b, 0, 0], &start[t, 0],
-                                       &count[t, 0], g1, e, dilation, index_stride, is_min)
-                    else:
-                        nd_arg_row_f64(&x[b, 0, 0], NULL if first else &xi[b, 0, 0],
-                                       &y[b, 0, 0], &yi[b, 0, 0], &start[t, 0],
-                                       &count[t, 0], o, g0, dilation, index_stride, is_min)
-                        nd_arg_regular_f64(&x[b, 0, 0], NULL if first else &xi[b, 0, 0],
-                                           &y[b, 0, 0], &yi[b, 0, 0], g0, g1, woff,
-                                           wstride, wk, dilation, index_stride, is_min)
-                        nd_arg_row_f64(&x[b, 0, 0], NULL if first else &xi[b, 0, 0],
-                                       &y[b, 0, 0], &yi[b, 0, 0], &start[t, 0],
-                                       &count[t, 0], g1, e, dilation, index_stride, is_min)
+                    xr = &x[b, 0, 0]
+                    xir = NULL if first else &xi[b, 0, 0]
+                    _arg_row(xr, xir, &y[b, 0, 0], &yi[b, 0, 0], &start[t, 0], &count[t, 0],
+                             o, g0, dilation, index_stride, is_min)
+                    _arg_regular(xr, xir, &y[b, 0, 0], &yi[b, 0, 0], g0, g1, woff, wstride,
+                                 wk, dilation, index_stride, is_min)
+                    _arg_row(xr, xir, &y[b, 0, 0], &yi[b, 0, 0], &start[t, 0], &count[t, 0],
+                             g1, e, dilation, index_stride, is_min)
                     _run_done(&r, &o, &b, &t, e, m, rep)
                     continue
                 # raw row pointers: stores through a memoryview make the compiler
@@ -235,6 +225,26 @@ def arg_extremum_pass(const numeric[:, :, ::1] x,   # IN  values (outer, n, inne
                     o = 0
                     b = b + 1
                     t = b // rep
+
+
+cdef inline void _arg_row(const numeric* x, const intp* xi, numeric* y, intp* yi,
+                          const intp* st, const intp* ct, intp o0, intp o1, intp dil,
+                          intp index_stride, bint is_min) noexcept nogil:
+    """_argfold.h's nd_arg_row_* for float x (windows o0 <= o < o1 from the tables)."""
+    if numeric is float:
+        nd_arg_row_f32(x, xi, y, yi, st, ct, o0, o1, dil, index_stride, is_min)
+    elif numeric is double:
+        nd_arg_row_f64(x, xi, y, yi, st, ct, o0, o1, dil, index_stride, is_min)
+
+
+cdef inline void _arg_regular(const numeric* x, const intp* xi, numeric* y, intp* yi,
+                              intp o0, intp o1, intp off, intp stride, intp k, intp dil,
+                              intp index_stride, bint is_min) noexcept nogil:
+    """_argfold.h's nd_arg_regular_* for float x (whole windows o0 <= o < o1)."""
+    if numeric is float:
+        nd_arg_regular_f32(x, xi, y, yi, o0, o1, off, stride, k, dil, index_stride, is_min)
+    elif numeric is double:
+        nd_arg_regular_f64(x, xi, y, yi, o0, o1, off, stride, k, dil, index_stride, is_min)
 
 
 cdef inline void _arg_window(const numeric* xr, const intp* xir, numeric* yr, intp* yir,
