@@ -228,15 +228,17 @@ def window_smooth(x, axes, plans, op, *, e=None, r=None, divisors=None, p=1, abs
     (``exp(x)``, ``exp(r x)``), or instead ``r``: x float32 or float64, and ``e^(r x)``
     taken in the sweep, row by row as it reads x (None where x is another dtype or
     its windows span more than _EXP_ROWS rows: the caller then passes ``e``).
-    ``divisors`` as window_mean's: the sums are divided
-    by them (SMOOTH_EXP_MAX: multiplied by the product of their reciprocals,
-    within two ulps of the quotient, which log-sum-exp's error of (n + 2) ulps
-    absorbs, see smooth.py; the division was 6% of its call).  Returns (result, bad): ``bad`` is None when no window is marked, else a
-    boolean array of the result's shape (SMOOTH_SOFT, SMOOTH_EXP_MAX: the windows
-    whose value the caller must take from the shifted per-window kernel; ``tiny``
-    and ``ratio`` are the tests' bounds, see smooth.pyx).  ``empty(name, shape,
-    dtype)``, if given, makes the result ("y", float64) and the flags ("bad", uint8)
-    in place of np.empty: uninitialised C-contiguous arrays the caller may reuse.
+    ``divisors`` as window_mean's: the sums are divided by them (SMOOTH_EXP_MAX:
+    multiplied by the product of their reciprocals, within two ulps of the
+    quotient, which log-sum-exp's error of (n + 2) ulps absorbs, see smooth.py;
+    the division was 6% of its call).  Returns (result, bad): ``bad`` is None
+    when no window is marked, else a boolean array of the result's shape
+    (SMOOTH_SOFT, SMOOTH_EXP_MAX: the windows whose value the caller must take
+    from the shifted per-window kernel; ``tiny`` and ``ratio`` are the tests'
+    bounds, see smooth.pyx).  ``empty(name, shape, dtype)``, if given, makes the
+    result ("y", float64) and the flags ("bad", uint8) in place of np.empty
+    (and np.zeros for the flags): uninitialised C-contiguous arrays the caller
+    may reuse.
 
     The result may be finished in the sweep, each row while it is in cache:
     with ``log_scale`` (SMOOTH_EXP_MAX) it is ``log(mean) / log_scale``,
