@@ -416,7 +416,8 @@ def smooth_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inne
                 # the means (log-sum-exp's rows of single elements take their
                 # reciprocals as they are finished, ``lean``)
                 lean = op == EXP_MAX and finish != 0 and mean == RECIPROCALS and inner == 1
-                scale = ddiv[od] * hdiv[oh]
+                # (without means the divisors are one-element placeholders)
+                scale = ddiv[od] * hdiv[oh] if mean != SUMS else 1.0
                 if mean == RECIPROCALS and inner == 1 and not lean:
                     for ow in range(wo):
                         yr[ow] = yr[ow] * (scale * wdiv[ow])
