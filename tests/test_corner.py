@@ -154,3 +154,49 @@ def test_row_scans_in_blocks_equal_the_passes(shape, dtype, dirs):
         assert 0 < np.isnan(p).sum() < p.size
         np.testing.assert_array_equal(np.isnan(f), np.isnan(p))
         assert _bytes(f[~np.isnan(f)]) == _bytes(p[~np.isnan(p)])
+
+
+def _picked_running_max(a, axis, direction):
+    """The kernels' running maximum, one step at a time: the new element if it is
+    greater than the maximum so far or is NaN, else the maximum so far (a tie
+    keeps the earlier zero's sign, the first NaN keeps its payload)."""
+    a = np.moveaxis(a, axis, 0)
+    r = np.empty_like(a)
+    order = range(len(a) - 1, -1, -1) if direction > 0 else range(len(a))
+    acc = None
+    for i in order:
+        acc = a[i].copy() if acc is None else np.where((a[i] > acc) | np.isnan(a[i]),
+                                                       a[i], acc)
+        r[i] = acc
+    return np.moveaxis(r, 0, axis)
+
+
+@examples(60)
+@given(st.integers(1, 40), st.integers(1, 40), st.sampled_from(sorted(CORNERS)),
+       st.sampled_from([np.float32, np.float64]), st.integers(1, 3),
+       st.integers(0, 2**31))
+def test_fused_rows_scan_byte_for_byte(h, w, corner, dtype, workers, seed):
+    """Unit-inner rows (NCHW planes) take the fused sweep and its vector scans
+    along W (blocks of 8 rows and 8 or 4 columns, the rest serially): corner
+    and cascade pooling give the bytes of step-by-step running maxima, with
+    ties between +0 and -0 and NaNs of several payloads in most rows."""
+    rng = np.random.default_rng(seed)
+    x = rng.choice(np.array([0.0, -0.0, 1.0, -1.0, 2.0], dtype), (2, 3, h, w))
+    ibits = np.dtype(f"u{x.itemsize}")
+    nan = np.array(np.nan, dtype).view(ibits)
+    payloads = (nan | rng.integers(1, 255, x.shape).astype(ibits)).view(dtype)
+    holes = rng.random(x.shape) < 0.05
+    x[holes] = payloads[holes]
+    d0, d1 = CORNERS[corner]
+    got = ndpool.corner_pool(x, corner, axes=(2, 3), workers=workers)
+    t, l = _picked_running_max(x, 2, d0), _picked_running_max(x, 3, d1)
+    # A sum of two NaNs may carry either payload (compilers take float sums as
+    # commutative): there, NaN is all that is asked; every other byte is exact.
+    both = np.isnan(t) & np.isnan(l)
+    assert np.isnan(got[both]).all()
+    assert _bytes(np.where(both, 0, got)) == _bytes(np.where(both, 0, t + l))
+    got = ndpool.cascade_corner_pool(x, corner, axes=(2, 3), workers=workers)
+    want = (_picked_running_max(x + l, 2, d0) + _picked_running_max(x + t, 3, d1))
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    assert _bytes(np.where(np.isnan(got), 0, got)) == _bytes(np.where(np.isnan(want), 0,
+                                                                      want))

@@ -23,6 +23,7 @@
 #define NDPOOL_SCAN_H
 
 #include <stddef.h>
+#include "_vexp.h"      /* ND_CLONES */
 
 /* Ask for ``bytes`` from ``p`` on to be brought into the cache, a line at a
  * time.  Corner pooling reads an image's rows bottom-up when it looks down,
@@ -221,5 +222,60 @@ static inline void nd_scan_groups_f64(const double *v, ptrdiff_t vs, double *r,
 
 ND_SCAN_GROUPS(f32, float)
 ND_SCAN_GROUPS(f64, double)
+
+/* The row steps of window.pyx's corner_fused between its W scans, each one
+ * loop over the row (they were three to five), built for AVX-512, AVX2 and the
+ * baseline (ND_CLONES).  ``ta``/``tb`` hold the running maxima T along H, the
+ * rows before this one (``first``: there are none, T is the row itself).  Each
+ * sum keeps the operands' order of the separate passes: x86's adds return the
+ * first operand's NaN when both are NaN.
+ *
+ * nd_corner_row:  T(x) into ta, and y = T(x) + l (l: the row's L(x)).
+ * nd_cascade_row: T(x + l) into ta and col (cascade's first term), T(x) into
+ *                 tb, and s = x + T(x) (its second term's input to L).
+ * nd_add_row:     y = a + b. */
+#define ND_CORNER_ROWS(SUF, T)                                                \
+ND_CLONES static void nd_corner_row_##SUF(const T* __restrict x,              \
+        const T* __restrict l, T* __restrict ta, T* __restrict y,             \
+        ptrdiff_t n, int first) {                                             \
+    ptrdiff_t e;                                                              \
+    for (e = 0; e < n; e++) {                                                 \
+        T a = first ? x[e] : ND_PICK(x[e], ta[e]);                            \
+        ta[e] = a;                                                            \
+        y[e] = a + l[e];                                                      \
+    }                                                                         \
+}                                                                             \
+ND_CLONES static void nd_cascade_row_##SUF(const T* __restrict x,             \
+        const T* __restrict l, T* __restrict ta, T* __restrict tb,            \
+        T* __restrict col, T* __restrict s, ptrdiff_t n, int first) {         \
+    ptrdiff_t e;                                                              \
+    if (first) {                                                              \
+        for (e = 0; e < n; e++) {                                             \
+            T v = x[e] + l[e];                                                \
+            ta[e] = v;                                                        \
+            col[e] = v;                                                       \
+            tb[e] = x[e];                                                     \
+            s[e] = x[e] + x[e];                                               \
+        }                                                                     \
+        return;                                                               \
+    }                                                                         \
+    for (e = 0; e < n; e++) {                                                 \
+        T v = x[e] + l[e];                                                    \
+        T a = ND_PICK(v, ta[e]);                                              \
+        T b = ND_PICK(x[e], tb[e]);                                           \
+        ta[e] = a;                                                            \
+        col[e] = a;                                                           \
+        tb[e] = b;                                                            \
+        s[e] = x[e] + b;                                                      \
+    }                                                                         \
+}                                                                             \
+ND_CLONES static void nd_add_row_##SUF(const T* __restrict a,                 \
+        const T* __restrict b, T* __restrict y, ptrdiff_t n) {                \
+    ptrdiff_t e;                                                              \
+    for (e = 0; e < n; e++) y[e] = a[e] + b[e];                               \
+}
+
+ND_CORNER_ROWS(f32, float)
+ND_CORNER_ROWS(f64, double)
 
 #endif

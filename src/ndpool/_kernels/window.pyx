@@ -388,6 +388,16 @@ cdef extern from "_scan.h" nogil:
     void scan_max_f64 "nd_scan_max_f64"(const double* v, intp vs, double* r, intp rs,
                                         intp nrows, intp w, int reverse)
     void prefetch "nd_prefetch"(const void* p, intp nbytes)
+    void nd_corner_row_f32(const float* x, const float* l, float* ta, float* y, intp n,
+                           int first)
+    void nd_corner_row_f64(const double* x, const double* l, double* ta, double* y, intp n,
+                           int first)
+    void nd_cascade_row_f32(const float* x, const float* l, float* ta, float* tb,
+                            float* col, float* s, intp n, int first)
+    void nd_cascade_row_f64(const double* x, const double* l, double* ta, double* tb,
+                            double* col, double* s, intp n, int first)
+    void nd_add_row_f32(const float* a, const float* b, float* y, intp n)
+    void nd_add_row_f64(const double* a, const double* b, double* y, intp n)
 
 
 cdef inline void _scan_rows(const real* v, intp vstride, real* r, intp nrows, intp w,
@@ -445,7 +455,8 @@ def corner_fused(const real[:, :, ::1] x,    # IN  (outer, H, W * inner)
     ``T(x) + L(x)``, cascade ``T(x + L(x)) + L(x + T(x))``, and center
     ``max_H(x) + max_W(x)`` (line maxima: a second sweep once they are known).
     Sums are in the input's float type, first term first, as the separate
-    passes add them.  Rows go in blocks of CORNER_ROWS, whose W scans run together.
+    passes add them.  Rows go in blocks of CORNER_ROWS, whose W scans run together;
+    the steps of a row between the scans are one loop each (_scan.h).
     """
     cdef intp outer = x.shape[0], h = x.shape[1], n = x.shape[2], w = n // inner
     cdef intp b, p0, p, q, e, k, nb, nb2, step = -1 if rev_h else 1
@@ -490,19 +501,16 @@ def corner_fused(const real[:, :, ::1] x,    # IN  (outer, H, W * inner)
                     yr = &y[b, q + step * k, 0]
                     rk = row + (nb - 1 - k if rev_h else k) * n    # this row's L scan
                     if mode == 0:                      # T(x) + L(x)
-                        _running(xr, cma, n, p == 0)
-                        for e in range(n):
-                            yr[e] = cma[e] + rk[e]
+                        if real is float:
+                            nd_corner_row_f32(xr, rk, cma, yr, n, p == 0)
+                        else:
+                            nd_corner_row_f64(xr, rk, cma, yr, n, p == 0)
                     elif mode == 1:                    # T(x + L(x)) now, L(x + T(x)) below
-                        for e in range(n):
-                            rk[e] = xr[e] + rk[e]
-                        _running(rk, cma, n, p == 0)
-                        _running(xr, cmb, n, p == 0)
                         sk = row2 + (nb - 1 - k if rev_h else k) * n
-                        rk = cols + k * n
-                        for e in range(n):
-                            rk[e] = cma[e]
-                            sk[e] = xr[e] + cmb[e]
+                        if real is float:
+                            nd_cascade_row_f32(xr, rk, cma, cmb, cols + k * n, sk, n, p == 0)
+                        else:
+                            nd_cascade_row_f64(xr, rk, cma, cmb, cols + k * n, sk, n, p == 0)
                     else:                              # line maxima, added below
                         _running(xr, cma, n, p == 0)
                         for e in range(inner):
@@ -513,8 +521,10 @@ def corner_fused(const real[:, :, ::1] x,    # IN  (outer, H, W * inner)
                         yr = &y[b, q + step * k, 0]
                         rk = cols + k * n
                         sk = row2 + CORNER_ROWS * n + (nb - 1 - k if rev_h else k) * n
-                        for e in range(n):
-                            yr[e] = rk[e] + sk[e]
+                        if real is float:
+                            nd_add_row_f32(rk, sk, yr, n)
+                        else:
+                            nd_add_row_f64(rk, sk, yr, n)
                 p0 = p0 + nb
             if mode == 2:
                 for q in range(h):
