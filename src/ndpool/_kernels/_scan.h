@@ -227,8 +227,8 @@ ND_SCAN_GROUPS(f64, double)
  * loop over the row (they were three to five), built for AVX-512, AVX2 and the
  * baseline (ND_CLONES).  ``ta``/``tb`` hold the running maxima T along H, the
  * rows before this one (``first``: there are none, T is the row itself).  Each
- * sum keeps the operands' order of the separate passes: x86's adds return the
- * first operand's NaN when both are NaN.
+ * sum is written in the separate passes' operand order; the compiler may still
+ * swap a float sum's operands, so a sum of two NaNs carries either's payload.
  *
  * nd_corner_row:  T(x) into ta, and y = T(x) + l (l: the row's L(x)).
  * nd_cascade_row: T(x + l) into ta and col (cascade's first term), T(x) into
