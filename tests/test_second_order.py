@@ -198,6 +198,76 @@ def test_position_sum_kernel(data):
     np.testing.assert_allclose(got[0], want, rtol=1e-13, atol=1e-13 * max(npos, 1))
 
 
+@examples(40)
+@given(data=st.data())
+def test_position_scores_kernel(data):
+    """The scores q . (x_p / scale) of a chunk of positions: float64 sums of exact
+    products, the same bits for any thread count, in both layouts."""
+    from ndpool._kernels import positions
+    nb, nc, npos = (data.draw(st.integers(0, 5)), data.draw(st.integers(0, 70)),
+                    data.draw(st.integers(1, 2200)))     # blocks of 1024 positions
+    last = data.draw(st.booleans(), label="channels_last")
+    dtype = data.draw(st.sampled_from([np.float32, np.float64]))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    x = rng.standard_normal((nb, npos, nc) if last else (nb, nc, npos)).astype(dtype)
+    q = rng.standard_normal((nb, nc))
+    scale = 2.0 ** rng.integers(-3, 4, nb).astype(np.float64)
+    if data.draw(st.booleans(), label="scale 1"):
+        scale[:] = 1.0
+    p0 = data.draw(st.integers(0, npos - 1), label="chunk start")
+    p1 = data.draw(st.integers(p0 + 1, npos), label="chunk end")
+    got = []
+    for threads in (1, 2, 3):
+        s = np.full((nb, p1 - p0), np.nan)
+        positions.position_scores(x, q, scale, s, last, p0, threads)
+        got.append(s)
+    assert got[0].tobytes() == got[1].tobytes() == got[2].tobytes()
+    xs = x.astype(np.float64) / scale[:, None, None]
+    xs = xs[:, p0:p1] if last else xs[:, :, p0:p1]
+    want = np.einsum("bpc,bc->bp" if last else "bcp,bc->bp", xs, q)
+    np.testing.assert_allclose(got[0], want, rtol=1e-13, atol=1e-13 * max(nc, 1) * 8)
+
+
+@examples(60)
+@given(data=st.data())
+def test_position_stats_kernel(data):
+    """Each (sample, channel)'s float64 sum over the positions and largest magnitude,
+    NaN for a row with a NaN (found through the sum, also where +inf meets -inf);
+    the same bits for any thread count, in both layouts."""
+    from ndpool._kernels import positions
+    nb, nc, npos = (data.draw(st.integers(0, 4)), data.draw(st.integers(0, 40)),
+                    data.draw(st.integers(0, 100)))     # lanes of 32 positions, tails
+    last = data.draw(st.booleans(), label="channels_last")
+    dtype = data.draw(st.sampled_from([np.float32, np.float64]))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    shape = (nb, npos, nc) if last else (nb, nc, npos)
+    x = (rng.standard_normal(shape) * 10.0 ** rng.integers(-3, 4, shape)).astype(dtype)
+    specials = data.draw(st.sampled_from([0.0, 0.01, 0.1]), label="share of specials")
+    pick = rng.random(shape) < specials
+    x[pick] = rng.choice(np.array([np.nan, np.inf, -np.inf, 0.0, -0.0], dtype), pick.sum())
+    got = []
+    for threads in (1, 2, 3):
+        total, peak = np.full((nb, nc), 7.0), np.full((nb, nc), 7.0)
+        positions.position_stats(x, total, peak, last, threads)
+        got.append((total.tobytes(), peak.tobytes()))
+    assert got[0] == got[1] == got[2]
+    xc = x.astype(np.float64)
+    xc = xc if last else xc.transpose(0, 2, 1)            # (B, P, C)
+    nan = np.isnan(xc).any(axis=1)
+    with np.errstate(invalid="ignore"):
+        want_peak = np.where(nan, np.nan, np.abs(np.where(np.isnan(xc), 0.0, xc)).max(
+            axis=1, initial=0.0))
+        want_total = xc.sum(axis=1)
+    np.testing.assert_array_equal(peak, want_peak)
+    both = np.isnan(want_total)                           # a NaN, or +inf and -inf
+    assert np.array_equal(np.isnan(total), both)
+    finite = ~both
+    with np.errstate(invalid="ignore"):
+        err = np.abs(total - want_total)[finite]
+        bound = 1e-12 * np.abs(xc).sum(axis=1)[finite]
+    assert np.all((err <= bound) | (total[finite] == want_total[finite])), (total, want_total)
+
+
 def test_attention_limits():
     rng = np.random.default_rng(1)
     x = rng.standard_normal((2, 4, 6, 5))                     # N, C, H, W

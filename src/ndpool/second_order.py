@@ -1,11 +1,12 @@
 """Pooling across channels: bilinear (second-order) pooling and attention (Hopfield) pooling.
 
 Both reduce every position's channel vector against another vector (a
-second map's, or a query), so their kernel is a matrix product: the arrays
-are viewed as (batch, channels, positions) or (batch, positions, channels),
-whichever the memory layout gives without a copy, and handed to
-``np.matmul`` (BLAS, multi-threaded by the BLAS library; ``workers`` does
-not apply).  The pooled axes (positions) are ``axes`` if given, else every
+second map's, or a query): the arrays are viewed as (batch, channels,
+positions) or (batch, positions, channels), whichever the memory layout
+gives without a copy.  Bilinear pooling's kernel is a matrix product,
+handed to ``np.matmul`` (BLAS, multi-threaded by the BLAS library);
+attention pooling's are compiled kernels (``_kernels/positions.pyx``) on
+every core.  Neither takes ``workers``.  The pooled axes (positions) are ``axes`` if given, else every
 axis except ``channel_axis``; the other axes are batch axes and are carried
 through.  Results are float: float16/32/64 input keeps its dtype (float16 is
 computed in float32), bool and integer input gives float64.
@@ -179,12 +180,12 @@ def attention_pool(x, query=None, beta=1.0, *, axes=None, channel_axis, keepdims
     needs no learned parameter; ``beta = 0`` is average pooling and a large
     ``beta`` tends to the single position that best matches the query.  The
     softmax is shifted by its maximum (stable for any magnitude).  The
-    products ``q . x_p`` are matrix-vector products on BLAS (``np.matmul``),
-    the weighted sum a compiled kernel on every core; the softmax and the sum
-    run in float64.  Positions
-    are read in chunks (twice: for the largest score, then for the weighted
-    sum), whose scores take about 256 KiB, so a call allocates little beyond
-    its result; ``x`` itself is copied (in the working float type) only when
+    mean query with the largest magnitude (for the scaling), the scores
+    ``q . x_p`` and the weighted sum are compiled kernels on every core; the
+    scores, the softmax and the sum run in float64.  Scores are computed for
+    chunks of positions whose scores take at most 512 KiB (twice: for the
+    largest score, then for the weighted sum; once when one chunk holds them
+    all), so a call allocates little beyond its result; ``x`` itself is copied (in the working float type) only when
     it is not a C-contiguous array in (batch, channel, position) or
     (batch, position, channel) order (the weighted sum is a compiled kernel
     over unit-stride rows).
@@ -243,9 +244,6 @@ def attention_pool(x, query=None, beta=1.0, *, axes=None, channel_axis, keepdims
     q = None if query is None else _query(query, x, layout, kept, out_shape, work)
     layout.check_positions()
     xm = layout.matrices(x, work)
-    p_axis = 1 if layout.channels_last else 2
-    if q is None:      # pairwise summation in the working type: accurate and fast
-        q = xm.mean(axis=p_axis)
     pooled = _attend(xm, q, beta, layout.channels_last)
     # (B, C) -> the kept axes in array order
     inter = layout.batch + [layout.channel]
@@ -258,63 +256,73 @@ def attention_pool(x, query=None, beta=1.0, *, axes=None, channel_axis, keepdims
 
 # Positions are taken in chunks of about this many bytes of temporaries (float64
 # scores per position across the samples), so they stay small for any input.
-_CHUNK_BYTES = 2**18
+# Where every score fits in one chunk, the scores are computed once and kept
+# (float32 (8, 64, 128, 128) has 1 MiB of them, two chunks).
+_CHUNK_BYTES = 2**19
 
 
 def _attend(xm, q, beta, channels_last):
     """``sum_p softmax_p(beta q . x_p) x_p`` per sample, (B, C) float64, for any magnitude.
+
+    ``q=None`` takes each sample's mean channel vector.  The first read of x
+    (positions.position_stats, compiled, on every core) gives the sums and
+    the largest magnitudes together.  float32 data's mean is its float64 sum
+    over the positions, rounded once; float64 data's is NumPy's pairwise mean
+    (a float64 sum in order loses accuracy with the number of positions, the
+    pairwise one hardly).
 
     x and q are divided by powers of two at least their largest magnitudes (per
     sample; exact), so no product overflows; the scale f = beta |q|max |x|max
     multiplies the shifted scores, which are <= 0.  A scale that overflows is
     the beta -> inf limit: equal weights on the best-matching positions.
 
-    The positions are read in chunks, twice: for the largest score, then for
-    the weights and the weighted sum.  Dividing the query by x's power of two
-    instead of x gives the same products (both are exact scalings), so where
-    that quotient is a normal number neither read copies x, and a chunk's only
-    temporaries are its scores (about _CHUNK_BYTES).  The weighted sum is a
+    The scores are computed in chunks of positions, twice: for the largest
+    score, then for the weights and the weighted sum; when one chunk holds
+    every position, once, and kept.  The scores are float64 sums of float64
+    products (positions.position_scores, compiled, on every core: BLAS's
+    threads, still spinning after a matrix-vector product, slowed the
+    OpenMP kernels after it to half speed on two cores, measured).  Dividing
+    the query by x's power of two instead of x gives the same products (both
+    are exact scalings), so where that quotient is a normal float64 the
+    kernel does not divide, and a chunk's only temporaries are its scores
+    (about _CHUNK_BYTES).  The weighted sum is a
     compiled float64 kernel (positions.position_sum); a float32 x is converted,
     not scaled (no float64 sum of float32 values can overflow), a float64 x is
     scaled and the sum scaled back.  Infinite or NaN inputs give NaN
     (documented), without warnings.
     """
     nb, npos = len(xm), xm.shape[1 if channels_last else 2]
+    nc = xm.shape[2 if channels_last else 1]
     xm = np.ascontiguousarray(xm)
     threads = threads_for(resolve_workers(None), xm.size)
-
-    def part(p0, p1):
-        return xm[:, p0:p1] if channels_last else xm[:, :, p0:p1]
-
-    def scores(xs, qv):
-        if channels_last:       # one matrix-vector product per sample
-            return np.matmul(xs, qv[:, :, None])[:, :, 0]
-        return np.matmul(qv[:, None, :], xs)[:, 0, :]
+    sums, peaks = np.zeros((nb, nc)), np.zeros((nb, nc))
+    _positions.position_stats(xm, sums, peaks, channels_last, threads)
+    if q is None:
+        q = ((sums / npos).astype(xm.dtype) if xm.dtype == np.float32
+             else xm.mean(axis=1 if channels_last else 2))
 
     with np.errstate(invalid="ignore", over="ignore", divide="ignore", under="ignore"):
-        xa = _pow2_bound(np.maximum(xm.max(axis=(1, 2)), -xm.min(axis=(1, 2)))
-                         if xm.size else np.ones(nb), xm.dtype)
+        xa = _pow2_bound(peaks.max(axis=1) if nc else np.ones(nb), xm.dtype)
         qa = _pow2_bound(np.abs(q).max(axis=1) if q.size else np.ones(len(q)), q.dtype)
-        qs = q / qa.astype(q.dtype)[:, None]
-        scale = xa.astype(xm.dtype)
-        folded = qs / scale[:, None]
-        tiny = np.finfo(folded.dtype).tiny
+        qs = np.ascontiguousarray(q / qa.astype(q.dtype)[:, None], dtype=np.float64)
+        folded = qs / xa[:, None]
         fold = bool(np.all((folded == 0) == (qs == 0))
-                    and np.all((np.abs(folded) >= tiny) | (folded == 0))
+                    and np.all((np.abs(folded) >= np.finfo(np.float64).tiny) | (folded == 0))
                     and np.all(np.isfinite(folded)))
-        # bytes per position of a chunk's temporaries: its scores, or its scaled copy
-        per_position = 8 * nb if fold else 8 * max(xm.size // max(npos, 1), 1)
-        step = max(1, min(npos, _CHUNK_BYTES // per_position))
+        # the query divided by x's power of two, or x divided by it in the kernel
+        qv, qdiv = (folded, np.ones(nb)) if fold else (qs, xa)
+        step = max(1, min(npos, _CHUNK_BYTES // (8 * max(nb, 1))))
         chunks = [(p0, min(p0 + step, npos)) for p0 in range(0, npos, step)]
 
         def chunk_scores(p0, p1):
-            s = (scores(part(p0, p1), folded) if fold
-                 else scores(part(p0, p1) / scale[:, None, None], qs))
-            return s.astype(np.float64, copy=False)    # a fresh product: never an alias of x
+            s = np.empty((nb, p1 - p0))
+            _positions.position_scores(xm, qv, qdiv, s, channels_last, p0, threads)
+            return s
 
+        whole = chunk_scores(0, npos) if len(chunks) == 1 else None
         top = np.full(nb, -np.inf)
         for p0, p1 in chunks:
-            top = np.maximum(top, chunk_scores(p0, p1).max(axis=1))
+            top = np.maximum(top, (chunk_scores(p0, p1) if whole is None else whole).max(axis=1))
         f = beta * qa * xa
         hard = np.isinf(f)
         wide = xm.dtype == np.float64
@@ -322,14 +330,18 @@ def _attend(xm, q, beta, channels_last):
         total = np.zeros(nb)
         acc = np.zeros((nb, xm.shape[2 if channels_last else 1]))
         for p0, p1 in chunks:
-            s = chunk_scores(p0, p1)
+            s = chunk_scores(p0, p1) if whole is None else whole
             s -= top[:, None]
-            s[~hard] *= f[~hard, None]
+            if hard.any():
+                s[~hard] *= f[~hard, None]
+            else:
+                s *= f[:, None]
             np.exp(s, out=s)
             if hard.any():        # beta q.x overflows: only the best matches keep weight
                 s[hard] = s[hard] == 1.0
             total += s.sum(axis=1)
             _positions.position_sum(xm, s, divisors, acc, channels_last, p0, threads)
+            del s               # before the next chunk's scores: one chunk at a time
         acc /= total[:, None]
         return acc * xa[:, None] if wide else acc
 
