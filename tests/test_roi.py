@@ -289,6 +289,32 @@ def test_nan_and_infinities():
         assert np.isnan(fused[0].item()) and fused[1].item() == 1
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_nan_in_every_layout(dtype):
+    """NaN propagates alike on both kernel paths (channels-first, and channels-last
+    with its channel loops in _roi.h) and in the reference, with enough channels to
+    fill the vectors: a bin with a NaN in one channel is NaN in that channel only."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, 40, 12, 12)).astype(dtype)
+    x[rng.random(x.shape) < 0.03] = np.nan
+    x[rng.random(x.shape) < 0.01] = -np.inf
+    rois = np.column_stack([rng.integers(0, 2, 30), rng.uniform(-2, 8, (30, 2)),
+                            rng.uniform(4, 14, (30, 2))]).astype(dtype)
+    want = ref.roi_pool(x, rois, 3, 3, 1.0)
+    assert np.isnan(want).any() and not np.isnan(want).all()
+    for fn, kw in [(ndpool.roi_pool, {}), (ndpool.roi_align, dict(sampling_ratio=2))]:
+        got = {}
+        for path in (False, True):
+            with pytest.MonkeyPatch.context() as mp:
+                mp.setattr(roi, "_run_channels_last", lambda last, *_: last or path)
+                got[path] = fn(x, rois, 3, **kw)
+        last = np.moveaxis(fn(np.moveaxis(x, 1, -1), rois, 3, channel_axis=-1, **kw), -1, 1)
+        np.testing.assert_array_equal(got[True], got[False])
+        np.testing.assert_array_equal(last, got[False])
+        if fn is ndpool.roi_pool:
+            np.testing.assert_array_equal(got[True], want)
+
+
 def test_adaptive_feature_pool_infers_scales_like_multiscale_roi_align():
     rng = np.random.default_rng(0)
     levels = [rng.random((2, 3, 32 // 2**i, 30 // 2**i)) for i in range(3)]

@@ -19,7 +19,8 @@ match torchvision's CPU kernel operation for operation.
 Channels-first work is split over (box, block of CBLOCK channels), each
 sample's geometry computed once per block; channels-last over (box, bin),
 with the channels as the unit-stride inner loop (several times faster, so the
-facade may ``transpose`` a channels-first map and run it channels-last).  Each
+facade may ``transpose`` a channels-first map and run it channels-last); those
+channel loops are _roi.h's, built for AVX-512, AVX2 and the baseline.  Each
 output element is computed by one thread in a fixed order, so results do not
 depend on the thread count or the schedule; the schedule is dynamic because the
 cost of a box grows with its size.  Nothing here validates, raises or
@@ -30,6 +31,16 @@ from cython.parallel cimport parallel, prange
 from libc.stdlib cimport free, malloc
 
 ctypedef Py_ssize_t intp
+
+cdef extern from "_roi.h" nogil:
+    void nd_nanmax_into_f32(const float* p, float* o, intp n)
+    void nd_nanmax_into_f64(const double* p, double* o, intp n)
+    void nd_bilinear_add_f32(const float* p1, const float* p2, const float* p3,
+                             const float* p4, float w1, float w2, float w3, float w4,
+                             float* buf, intp n)
+    void nd_bilinear_add_f64(const double* p1, const double* p2, const double* p3,
+                             const double* p4, double w1, double w2, double w3, double w4,
+                             double* buf, intp n)
 
 cdef enum:
     # Channels-first work runs on blocks of this many channels: the sample
@@ -125,8 +136,10 @@ def roi_max(const floating[:, :, :, ::1] x,    # IN  (N, C, H, W) or (N, H, W, C
                 for h in range(hs[k, ph], he[k, ph]):
                     for w in range(ws[k, pw], we[k, pw]):
                         p = &x[b, h, w, 0]
-                        for i in range(nc):
-                            o[i] = nan_max(p[i], o[i])
+                        if floating is float:      # _roi.h: nan_max over the channels
+                            nd_nanmax_into_f32(p, o, nc)
+                        else:
+                            nd_nanmax_into_f64(p, o, nc)
 
 
 # ---- RoIAlign ----------------------------------------------------------------------
@@ -215,6 +228,14 @@ cdef inline void _add_bin(const floating* base, intp cstride, intp pstride, intp
             j2 = (y0 * w_n + x1) * pstride
             j3 = (y1 * w_n + x0) * pstride
             j4 = (y1 * w_n + x1) * pstride
+            if cstride == 1:        # channels last: _roi.h's loop, the same operations
+                if floating is float:
+                    nd_bilinear_add_f32(base + j1, base + j2, base + j3, base + j4,
+                                        w1, w2, w3, w4, buf, cn)
+                else:
+                    nd_bilinear_add_f64(base + j1, base + j2, base + j3, base + j4,
+                                        w1, w2, w3, w4, buf, cn)
+                continue
             for i in range(cn):
                 p = base + i * cstride
                 buf[i] = buf[i] + (w1 * p[j1] + w2 * p[j2] + w3 * p[j3] + w4 * p[j4])
