@@ -9,7 +9,14 @@
  * Every loop takes the same operations in the same order as the Cython loop it
  * replaces (window.pyx's _mean_quad, _fold_sum, _mean_pairs), one element at a
  * time: vectorising runs elements side by side and changes no result.  fp-contract
- * is off, so that no product and sum are fused into one rounding.
+ * is off, so that no product and sum are fused into one rounding.  The pixel and
+ * integer loops' pointers are ``restrict`` (a kernel's output never overlaps its
+ * input; the facade copies when ``out`` may share memory with ``x``): without
+ * it, each call's loop over a pixel's channels checked its pointers for overlap
+ * first, and on an AMD EPYC (Zen 5) avg_pool 2 x 2 of float32 NHWC
+ * (8, 256, 256, 64) took 8.9 ms at one thread against 5.1-5.7 ms with it (in C;
+ * a copy: 6.5 ms).  nd_mean_quad_f32 is left without: with ``restrict`` the
+ * NCHW mean took 7.7 ms instead of 6.6.
  *
  * nd_mean_quad_f32: 2 x 2 windows at stride 2 of single elements (inner 1), of
  *   rows x0 (the window's first input row) and x1 (its second), each window's
@@ -59,7 +66,8 @@ ND_CLONES static void nd_mean_quad_f32(const float* x0, const float* x1, float* 
         y[ow] = (float)(((acc[ow] + (double)b[2 * ow]) + (double)b[2 * ow + 1]) * rdiv);
 }
 
-ND_CLONES static void nd_mean_quad_px_f32(const float* x0, const float* x1, float* y,
+ND_CLONES static void nd_mean_quad_px_f32(const float* restrict x0, const float* restrict x1,
+                                          float* restrict y,
                                           intptr_t inner, intptr_t wo, intptr_t wstride,
                                           intptr_t woff, intptr_t d, double rdiv)
 {
@@ -76,7 +84,8 @@ ND_CLONES static void nd_mean_quad_px_f32(const float* x0, const float* x1, floa
 }
 
 #define ND_FOLD_I32(T, SUF)                                                            \
-ND_CLONES_V3 static void nd_fold_##SUF##_i32(const T* x, int32_t* t, intptr_t n, int first) \
+ND_CLONES_V3 static void nd_fold_##SUF##_i32(const T* restrict x, int32_t* restrict t,   \
+                                             intptr_t n, int first)                  \
 {                                                                                     \
     intptr_t i;                                                                       \
     if (first) {                                                                      \
@@ -93,7 +102,8 @@ ND_FOLD_I32(int8_t, i8)
 ND_FOLD_I32(uint16_t, u16)
 ND_FOLD_I32(int16_t, i16)
 
-ND_CLONES_V3 static void nd_pairs_mean_i32(const int32_t* t, double* y, intptr_t inner,
+ND_CLONES_V3 static void nd_pairs_mean_i32(const int32_t* restrict t, double* restrict y,
+                                           intptr_t inner,
                                         intptr_t wlo, intptr_t whi, intptr_t woff,
                                         double rdiv)
 {
