@@ -167,20 +167,27 @@ def test_attention_pool(dtype, data):
     check(got, want, result_dtype(dtype), xs * (1 + score_err / RTOL[result_dtype(dtype)]))
 
 
+def kernel_case(draw, channels, positions):
+    """Samples, channels, positions, layout, dtype, a seeded generator, standard
+    normal values (B, C, P) or channels-last (B, P, C) and per-sample powers of two
+    (the scales) for the positions kernels."""
+    nb, nc, npos = (draw(st.integers(0, 5)), draw(st.integers(*channels)),
+                    draw(st.integers(*positions)))
+    last = draw(st.booleans(), label="channels_last")
+    dtype = draw(st.sampled_from([np.float32, np.float64]))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    x = rng.standard_normal((nb, npos, nc) if last else (nb, nc, npos)).astype(dtype)
+    return nb, nc, npos, last, dtype, rng, x, 2.0 ** rng.integers(-3, 4, nb).astype(np.float64)
+
+
 @examples(40)
 @given(data=st.data())
 def test_position_sum_kernel(data):
     """The weighted sum over positions, in two chunks: float64 sums of exact
     products, the same bits for any thread count, in both layouts."""
     from ndpool._kernels import positions
-    nb, nc, npos = (data.draw(st.integers(0, 5)), data.draw(st.integers(0, 300)),
-                    data.draw(st.integers(0, 70)))
-    last = data.draw(st.booleans(), label="channels_last")
-    dtype = data.draw(st.sampled_from([np.float32, np.float64]))
-    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
-    x = rng.standard_normal((nb, npos, nc) if last else (nb, nc, npos)).astype(dtype)
+    nb, nc, npos, last, dtype, rng, x, scale = kernel_case(data.draw, (0, 300), (0, 70))
     s = rng.random((nb, npos))
-    scale = 2.0 ** rng.integers(-3, 4, nb).astype(np.float64)
     if dtype == np.float32:
         scale[:] = 1.0
     cut = data.draw(st.integers(0, npos), label="chunk boundary")
@@ -204,14 +211,9 @@ def test_position_scores_kernel(data):
     """The scores q . (x_p / scale) of a chunk of positions: float64 sums of exact
     products, the same bits for any thread count, in both layouts."""
     from ndpool._kernels import positions
-    nb, nc, npos = (data.draw(st.integers(0, 5)), data.draw(st.integers(0, 70)),
-                    data.draw(st.integers(1, 2200)))     # blocks of 1024 positions
-    last = data.draw(st.booleans(), label="channels_last")
-    dtype = data.draw(st.sampled_from([np.float32, np.float64]))
-    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
-    x = rng.standard_normal((nb, npos, nc) if last else (nb, nc, npos)).astype(dtype)
+    # positions in blocks of 1024
+    nb, nc, npos, last, dtype, rng, x, scale = kernel_case(data.draw, (0, 70), (1, 2200))
     q = rng.standard_normal((nb, nc))
-    scale = 2.0 ** rng.integers(-3, 4, nb).astype(np.float64)
     if data.draw(st.booleans(), label="scale 1"):
         scale[:] = 1.0
     p0 = data.draw(st.integers(0, npos - 1), label="chunk start")

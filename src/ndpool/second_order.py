@@ -1,14 +1,14 @@
 """Pooling across channels: bilinear (second-order) pooling and attention (Hopfield) pooling.
 
-Both reduce every position's channel vector against another vector (a
-second map's, or a query): the arrays are viewed as (batch, channels,
-positions) or (batch, positions, channels), whichever the memory layout
-gives without a copy.  Bilinear pooling's kernel is a matrix product,
-handed to ``np.matmul`` (BLAS, multi-threaded by the BLAS library);
-attention pooling's are compiled kernels (``_kernels/positions.pyx``) on
-every core.  Neither takes ``workers``.  The pooled axes (positions) are ``axes`` if given, else every
+Both reduce every position's channel vector against another vector (a second
+map's, or a query): the arrays are viewed as (batch, channels, positions) or
+(batch, positions, channels), whichever the memory layout gives without a
+copy. Bilinear pooling's kernel is a matrix product, handed to ``np.matmul``
+(BLAS, multi-threaded by the BLAS library); attention pooling's are compiled
+kernels (``_kernels/positions.pyx``) on every core. Neither takes
+``workers``. The pooled axes (positions) are ``axes`` if given, else every
 axis except ``channel_axis``; the other axes are batch axes and are carried
-through.  Results are float: float16/32/64 input keeps its dtype (float16 is
+through. Results are float: float16/32/64 input keeps its dtype (float16 is
 computed in float32), bool and integer input gives float64.
 """
 from __future__ import annotations
@@ -176,19 +176,19 @@ def attention_pool(x, query=None, beta=1.0, *, axes=None, channel_axis, keepdims
         a = softmax_p(beta * q . x_p)        # over the pooled positions
         out = sum_p a_p * x_p                # one channel vector per sample
 
-    ``query=None`` uses each sample's mean channel vector, so the pooling
-    needs no learned parameter; ``beta = 0`` is average pooling and a large
-    ``beta`` tends to the single position that best matches the query.  The
-    softmax is shifted by its maximum (stable for any magnitude).  The
-    mean query with the largest magnitude (for the scaling), the scores
-    ``q . x_p`` and the weighted sum are compiled kernels on every core; the
-    scores, the softmax and the sum run in float64.  Scores are computed for
-    chunks of positions whose scores take at most 512 KiB (twice: for the
-    largest score, then for the weighted sum; once when one chunk holds them
-    all), so a call allocates little beyond its result; ``x`` itself is copied (in the working float type) only when
-    it is not a C-contiguous array in (batch, channel, position) or
-    (batch, position, channel) order (the weighted sum is a compiled kernel
-    over unit-stride rows).
+    ``query=None`` uses each sample's mean channel vector, so the pooling needs
+    no learned parameter; ``beta = 0`` is average pooling and a large ``beta``
+    tends to the single position that best matches the query. The softmax is
+    shifted by its maximum (stable for any magnitude). The mean query with the
+    largest magnitude (for the scaling), the scores ``q . x_p`` and the
+    weighted sum are compiled kernels on every core; the scores, the softmax
+    and the sum run in float64. Scores are computed for chunks of positions
+    whose scores take at most 512 KiB (twice: for the largest score, then for
+    the weighted sum; once when one chunk holds them all), so a call allocates
+    little beyond its result; ``x`` itself is copied (in the working float
+    type) only when it is not a C-contiguous array in (batch, channel,
+    position) or (batch, position, channel) order (the weighted sum is a
+    compiled kernel over unit-stride rows).
 
     Parameters
     ----------
