@@ -325,6 +325,7 @@ def _attend(xm, q, beta, channels_last):
             top = np.maximum(top, (chunk_scores(p0, p1) if whole is None else whole).max(axis=1))
         f = beta * qa * xa
         hard = np.isinf(f)
+        any_hard = bool(hard.any())
         wide = xm.dtype == np.float64
         divisors = xa if wide else np.ones(nb)
         total = np.zeros(nb)
@@ -332,12 +333,12 @@ def _attend(xm, q, beta, channels_last):
         for p0, p1 in chunks:
             s = chunk_scores(p0, p1) if whole is None else whole
             s -= top[:, None]
-            if hard.any():
+            if any_hard:
                 s[~hard] *= f[~hard, None]
             else:
                 s *= f[:, None]
             np.exp(s, out=s)
-            if hard.any():        # beta q.x overflows: only the best matches keep weight
+            if any_hard:          # beta q.x overflows: only the best matches keep weight
                 s[hard] = s[hard] == 1.0
             total += s.sum(axis=1)
             _positions.position_sum(xm, s, divisors, acc, channels_last, p0, threads)
