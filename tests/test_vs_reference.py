@@ -1,10 +1,14 @@
 """Differential tests: ndpool's window family against the NumPy oracle, in N-D, all dtypes."""
+import ctypes
+import mmap
+
 import numpy as np
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import ndpool
+from ndpool._kernels import window
 from hyp import examples  # noqa: E402
 from reference import plan_axis, reference_pool, reference_unpool
 
@@ -329,7 +333,7 @@ def test_small_windows_bit_exact(data):
     assert got[~nan].tobytes() == want[~nan].tobytes()
 
 
-def _pixel_pair_case(data, dtypes, channels):
+def _pixel_pair_case(data, dtypes, channels, widths=(2, 21)):
     """An integer (batch, [D,] H, W, C) input whose windows are two pixels along W at
     stride 2 over 2-4 folded rows, with padding and ceil_mode drawn: (x, pooled axes,
     kernel_size / stride / padding / ceil_mode arguments)."""
@@ -337,7 +341,7 @@ def _pixel_pair_case(data, dtypes, channels):
     volume = data.draw(st.booleans())
     c = data.draw(st.integers(*channels))
     sizes = [data.draw(st.integers(2, 6)) for _ in range(2 if volume else 1)]
-    sizes.append(data.draw(st.integers(2, 21)))
+    sizes.append(data.draw(st.integers(*widths)))
     kernel = [data.draw(st.integers(1, 2)) for _ in sizes[:-1]] + [2]
     assume(np.prod(kernel) > 2)                         # two or more rows are folded
     stride = [data.draw(st.integers(1, 2)) for _ in sizes[:-1]] + [2]
@@ -372,6 +376,65 @@ def test_folded_pixel_pairs_equal_the_reference(data):
         want = reference_pool(x, method, **args, axes=pooled)
         assert got.dtype == want.dtype and got.tobytes() == want.tobytes(), method
     np.testing.assert_array_equal(x, before)
+
+
+@examples(60)
+@given(data=st.data())
+def test_byte_pixel_pairs_equal_the_reference(data):
+    """One-byte pixels of 1 to 17 elements, windows of two pixels along W at stride 2
+    over 2-4 rows, rows long enough for several steps of _pairs.h's permutations
+    (whole vectors while 64 output bytes remain, then masked steps; used for 2 to 16
+    elements on machines with AVX-512 VBMI), and the same through window.pyx's own
+    pass, which such machines otherwise skip."""
+    x, pooled, args = _pixel_pair_case(data, [np.int8, np.uint8], (1, 17), (2, 300))
+    before = x.copy()
+    saved = window.PAIRS_VBMI
+    try:
+        for vbmi in {False, saved}:
+            window.PAIRS_VBMI = vbmi
+            for method in ("max", "min"):
+                got = FUNCS[method](x, **args, channel_axis=-1)
+                want = reference_pool(x, method, **args, axes=pooled)
+                assert got.dtype == want.dtype and got.tobytes() == want.tobytes(), (method, vbmi)
+    finally:
+        window.PAIRS_VBMI = saved
+    np.testing.assert_array_equal(x, before)
+
+
+def _guarded(nbytes):
+    """A writable uint8 array of ``nbytes`` whose last byte ends a page, the next page
+    unreadable: a read or write past its end faults."""
+    page = mmap.PAGESIZE
+    span = -(-nbytes // page) * page
+    buf = mmap.mmap(-1, span + page)
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    anchor = ctypes.c_char.from_buffer(buf)
+    base = ctypes.addressof(anchor)
+    del anchor                                  # (an export would keep buf from closing)
+    assert libc.mprotect(base + span, page, 0) == 0, ctypes.get_errno()     # PROT_NONE
+    return np.frombuffer(buf, np.uint8, nbytes, span - nbytes), buf
+
+
+@pytest.mark.parametrize("channels", [1, 3, 4, 5, 16])
+@pytest.mark.parametrize("width", [2, 40, 43, 64, 130, 1001])
+def test_byte_pixel_pairs_stay_inside_their_rows(channels, width):
+    # The input's last row and the output's last pixel each end a page before an
+    # unreadable one: _pairs.h's whole-vector steps read ahead and store past their
+    # windows only while enough of the row is left, and its masked last steps touch
+    # only their windows' bytes (a step past the end would fault, not pass).
+    shape = (1, 2, width, channels)
+    xb, xbuf = _guarded(int(np.prod(shape)))
+    x = xb.reshape(shape)
+    x[...] = np.random.default_rng(width * channels).integers(0, 256, shape, dtype=np.uint8)
+    yb, ybuf = _guarded(width // 2 * channels)
+    y = yb.reshape(1, 1, width // 2, channels)
+    got = ndpool.max_pool(x, 2, axes=(1, 2), out=y)
+    want = reference_pool(x, "max", kernel_size=2, axes=(1, 2))
+    assert got is y and got.tobytes() == want.tobytes()
+    del x, xb, y, yb, got
+    xbuf.close()
+    ybuf.close()
 
 
 @examples(60)
