@@ -390,10 +390,10 @@ cdef extern from "_pairs.h" nogil:
     void nd_pairs_min_i8(const int8_t* a, const int8_t* b, int8_t* y, intp inner, intp count)
 
 # Whether extremum_fused takes 2 x 2 blocks of one-byte pixels (of 2 to 16 elements)
-# with _pairs.h's permutations: on machines with AVX-512 VBMI.  (Rows of single bytes
-# keep the Cython pass, which the compiler vectorises with stride-2 loads: the
-# permutations: 4.4 ms against its 2.2 for an int8 (8, 64, 256, 256) max_pool.)  Tests set it False
-# to check the Cython pass (_ext_pairs, _ext_row) on those machines too.
+# with _pairs.h's permutations: on machines with AVX-512 VBMI.  Rows of single bytes
+# keep the Cython pass, which measured faster there (an int8 (8, 64, 256, 256)
+# max_pool, one worker: 2.2 ms, against 4.4 ms with the permutations).  Tests set it
+# False to check the Cython pass (_ext_pairs, _ext_row) on those machines too.
 PAIRS_VBMI = bool(nd_pairs_vbmi())
 
 
