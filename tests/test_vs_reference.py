@@ -439,6 +439,70 @@ def test_byte_pixel_pairs_stay_inside_their_rows(channels, width):
 
 @examples(60)
 @given(data=st.data())
+def test_wide_float_pixel_quads_equal_the_reference(data):
+    """2 x 2 windows (H x W, or D x W of a volume) of float pixels of 8 to 40
+    elements, with stride, dilation, padding and ceil_mode: _quads.h's AVX-512 loop
+    takes pixels of 64 bytes or more (16 float32, 8 float64 elements) on machines
+    with AVX-512F, and window.pyx's own loop the rest and, forced, all of them.
+    Both are compared bit for bit (which NaN, which zero) with the reference's
+    row-major scan."""
+    dtype = np.dtype(data.draw(st.sampled_from([np.float32, np.float64])))
+    volume = data.draw(st.booleans())
+    c = data.draw(st.integers(8, 40))
+    sizes = [data.draw(st.integers(2, 7)) for _ in range(3 if volume else 2)]
+    kernel = ([2, 1, 2] if data.draw(st.booleans()) else [1, 2, 2]) if volume else [2, 2]
+    stride = [data.draw(st.integers(1, 3)) for _ in kernel]
+    dilation = [data.draw(st.integers(1, 2)) for _ in kernel]
+    padding = [data.draw(st.sampled_from([0, 1])) if k == 2 else 0 for k in kernel]
+    ceil_mode = data.draw(st.booleans())
+    shape = [data.draw(st.integers(1, 2))] + sizes + [c]
+    pooled = tuple(range(1, 1 + len(sizes)))
+    assume(all(plan_axis(shape[a], k, s, p, d, ceil_mode)[0] >= 1
+               for a, k, s, p, d in zip(pooled, kernel, stride, padding, dilation)))
+    x = _wide_exponents(np.random.default_rng(data.draw(st.integers(0, 2**32 - 1))),
+                        shape, dtype)
+    before = x.copy()
+    args = dict(kernel_size=kernel, stride=stride, padding=padding, dilation=dilation,
+                ceil_mode=ceil_mode)
+    saved = window.QUADS_AVX512
+    try:
+        for quads in {False, saved}:
+            window.QUADS_AVX512 = quads
+            for method in ("max", "min"):
+                got = FUNCS[method](x, **args, channel_axis=-1)
+                want = reference_pool(x, method, **args, axes=pooled)
+                assert got.tobytes() == want.tobytes(), (method, quads)
+    finally:
+        window.QUADS_AVX512 = saved
+    assert x.tobytes() == before.tobytes()
+
+
+@pytest.mark.parametrize("dtype, channels", [(np.float32, 16), (np.float32, 17),
+                                             (np.float32, 31), (np.float64, 8),
+                                             (np.float64, 13)])
+@pytest.mark.parametrize("width", [2, 3, 8])
+def test_float_pixel_quads_stay_inside_their_pixels(dtype, channels, width):
+    # As the byte pairs above: the input's last pixel and the output's each end a page
+    # before an unreadable one, so that a masked step of _quads.h that read or wrote
+    # a lane past the pixel's elements would fault.
+    itemsize = np.dtype(dtype).itemsize
+    shape = (1, 2, width, channels)
+    xb, xbuf = _guarded(int(np.prod(shape)) * itemsize)
+    x = xb.view(dtype).reshape(shape)
+    x[...] = np.random.default_rng(width * channels).standard_normal(shape)
+    yb, ybuf = _guarded(width // 2 * channels * itemsize)
+    y = yb.view(dtype).reshape(1, 1, width // 2, channels)
+    for method in ("max", "min"):
+        got = FUNCS[method](x, 2, axes=(1, 2), out=y)
+        want = reference_pool(x, method, kernel_size=2, axes=(1, 2))
+        assert got is y and got.tobytes() == want.tobytes(), method
+    del x, xb, y, yb, got
+    xbuf.close()
+    ybuf.close()
+
+
+@examples(60)
+@given(data=st.data())
 def test_folded_pair_means_equal_the_reference(data):
     """Means of integer pixels of 1 to 6 elements over windows of two pixels along W
     at stride 2 and 2-4 folded rows: the folded row (int32 for 8- and 16-bit input,

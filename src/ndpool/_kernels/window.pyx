@@ -412,6 +412,39 @@ cdef inline void _pairs_byte(const numeric* a, const numeric* b, numeric* y, int
             nd_pairs_max_i8(a, b, y, inner, count)
 
 
+cdef extern from "_quads.h" nogil:
+    int nd_quads_avx512()
+    void nd_quads_max_f32(const float* x0, const float* x1, float* y, intp inner, intp wlo,
+                          intp whi, intp wstride, intp woff, intp d)
+    void nd_quads_min_f32(const float* x0, const float* x1, float* y, intp inner, intp wlo,
+                          intp whi, intp wstride, intp woff, intp d)
+    void nd_quads_max_f64(const double* x0, const double* x1, double* y, intp inner,
+                          intp wlo, intp whi, intp wstride, intp woff, intp d)
+    void nd_quads_min_f64(const double* x0, const double* x1, double* y, intp inner,
+                          intp wlo, intp whi, intp wstride, intp woff, intp d)
+
+# Whether extremum_fused takes 2 x 2 windows of float pixels of at least 64 bytes (16
+# float32 or 8 float64 elements) with _quads.h's AVX-512 loop: on machines with
+# AVX-512F.  Tests set it False to check window.pyx's own loop (_ext_quad) there too.
+QUADS_AVX512 = bool(nd_quads_avx512())
+
+
+cdef inline void _quads_float(const numeric* x0, const numeric* x1, numeric* yr, intp inner,
+                              intp wlo, intp whi, intp wstride, intp woff, intp wdil,
+                              bint is_min) noexcept nogil:
+    """_quads.h's 2 x 2 windows of float pixels: _ext_quad's picks, in its order."""
+    if numeric is float:
+        if is_min:
+            nd_quads_min_f32(x0, x1, yr, inner, wlo, whi, wstride, woff, wdil * inner)
+        else:
+            nd_quads_max_f32(x0, x1, yr, inner, wlo, whi, wstride, woff, wdil * inner)
+    elif numeric is double:
+        if is_min:
+            nd_quads_min_f64(x0, x1, yr, inner, wlo, whi, wstride, woff, wdil * inner)
+        else:
+            nd_quads_max_f64(x0, x1, yr, inner, wlo, whi, wstride, woff, wdil * inner)
+
+
 cdef extern from "_scan.h" nogil:
     void scan_max_f32 "nd_scan_max_f32"(const float* v, intp vs, float* r, intp rs,
                                         intp nrows, intp w, int reverse)
@@ -1088,6 +1121,7 @@ def extremum_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, in
         not is_float or (inner == 1 and wkernel >= LONG_WINDOW))
     cdef bint bytewise = ((numeric is uint8_t or numeric is int8_t) and PAIRS_VBMI
                           and 1 < inner <= 16 and rows_first_fits(n))
+    cdef bint quads = is_float and QUADS_AVX512 and inner * sizeof(numeric) >= 64
     cdef const numeric* xr
     cdef const numeric* x0
     cdef const numeric* x1
@@ -1164,7 +1198,11 @@ def extremum_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, in
                     x1 = x0 + _second_row(hcount[oh], hdil, ddil, x.shape[2], n)
                     _ext_row_edges(x0, yr, inner, wstart, wcount, wdil, 0, wlo, True, is_min)
                     _ext_row_edges(x1, yr, inner, wstart, wcount, wdil, 0, wlo, False, is_min)
-                    _ext_quad_row(x0, x1, yr, inner, wlo, whi, wstride, woff, wdil, is_min)
+                    if quads:
+                        _quads_float(x0, x1, yr, inner, wlo, whi, wstride, woff, wdil, is_min)
+                    else:
+                        _ext_quad_row(x0, x1, yr, inner, wlo, whi, wstride, woff, wdil,
+                                      is_min)
                     _ext_row_edges(x0, yr, inner, wstart, wcount, wdil, whi, wo, True, is_min)
                     _ext_row_edges(x1, yr, inner, wstart, wcount, wdil, whi, wo, False, is_min)
                 else:
