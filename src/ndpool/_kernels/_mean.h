@@ -23,7 +23,12 @@
  *   float64 sum ((x0[c] + x0[c + 1]) + x1[c]) + x1[c + 1] times ``rdiv`` (the
  *   exact reciprocal of a power-of-two divisor), rounded to float32.  One row
  *   after the other, the first's pairs through ``acc``: reading both rows at
- *   once (two streams a row apart) took twice as long.
+ *   once (two streams a row apart) took twice as long.  It first asks for the
+ *   same stretch of the rows ``ahead`` elements on (for 2 x 2 blocks at stride 2,
+ *   the windows of the output row after next) to be prefetched: the hardware
+ *   prefetcher alone kept one thread from memory speed.  In C, one thread, the
+ *   float32 (8, 64, 256, 256) mean took 4.3 ms that way, 4.6 ms prefetching one
+ *   output row ahead, 5.3-6.1 ms without (memcpy: 6.4 ms).
  * nd_mean_quad_px_f32: the same for pixels of ``inner`` elements, the taps a
  *   pixel apart (``d`` elements) and the windows ``wstride`` pixels apart.
  * nd_fold_*_i32: t = x (``first``) or t + x, elementwise, 8- and 16-bit rows
@@ -55,11 +60,19 @@
 
 ND_CLONES static void nd_mean_quad_f32(const float* x0, const float* x1, float* y,
                                        double* acc, intptr_t wo, intptr_t woff,
-                                       double rdiv)
+                                       double rdiv, intptr_t ahead)
 {
     const float* a = x0 + woff;
     const float* b = x1 + woff;
-    intptr_t ow;
+    /* addresses, not pointers: the rows ahead may lie past the array's end, which a
+     * prefetch does not mind (it never faults) but pointer arithmetic would */
+    uintptr_t pa = (uintptr_t)a + (uintptr_t)ahead * sizeof(float);
+    uintptr_t pb = (uintptr_t)b + (uintptr_t)ahead * sizeof(float);
+    intptr_t ow, k;
+    for (k = 0; k <= 2 * wo; k += 16) {           /* a cache line (64 bytes) each */
+        __builtin_prefetch((const void*)(pa + (uintptr_t)k * sizeof(float)));
+        __builtin_prefetch((const void*)(pb + (uintptr_t)k * sizeof(float)));
+    }
     for (ow = 0; ow < wo; ow++)
         acc[ow] = (double)a[2 * ow] + (double)a[2 * ow + 1];
     for (ow = 0; ow < wo; ow++)

@@ -371,7 +371,7 @@ def running_max_pass(const numeric[:, :, ::1] x,   # IN  (outer, n, inner)
 
 cdef extern from "_mean.h" nogil:
     void nd_mean_quad_f32(const float* x0, const float* x1, float* y, double* acc, intp wo,
-                          intp woff, double rdiv)
+                          intp woff, double rdiv, intp ahead)
     void nd_mean_quad_px_f32(const float* x0, const float* x1, float* y, intp inner,
                              intp wo, intp wstride, intp woff, intp d, double rdiv)
     void nd_fold_u8_i32(const uint8_t* x, int32_t* t, intp n, int first)
@@ -970,12 +970,14 @@ cdef inline void _mean_quad(const numeric* x0, const numeric* x1, real* yr, doub
 
 cdef inline void _mean_quad_row(const numeric* x0, const numeric* x1, real* yr, double* acc,
                                 intp inner, intp wo, intp wstride, intp woff, intp wdil,
-                                double div, bint pow2) noexcept nogil:
+                                double div, bint pow2, intp n) noexcept nogil:
     """_mean_quad, with the common 2 x 2 stride 2 geometry as constants; float32
-    windows with a power-of-two divisor in _mean.h's loops (the same operations)."""
+    windows with a power-of-two divisor in _mean.h's loops (the same operations).
+    ``n``: the length of an input row; the single-element loop prefetches the rows
+    four below x0 and x1 (2 x 2 blocks at stride 2: the output row after next)."""
     if numeric is float and real is float and pow2:
         if wstride == 2 and wdil == 1 and inner == 1:
-            nd_mean_quad_f32(x0, x1, yr, acc, wo, woff, 1.0 / div)
+            nd_mean_quad_f32(x0, x1, yr, acc, wo, woff, 1.0 / div, 4 * n)
         else:
             nd_mean_quad_px_f32(x0, x1, yr, inner, wo, wstride, woff, wdil * inner,
                                 1.0 / div)
@@ -1787,7 +1789,8 @@ def mean_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inner)
                     # 2 x 2 windows of floats, all whole: sum and divide in one pass.
                     x0 = &x[b, dstart[od], hstart[oh], 0, 0]
                     x1 = x0 + _second_row(hcount[oh], hdil, ddil, x.shape[2], n)
-                    _mean_quad_row(x0, x1, yr, acc, inner, wo, wstride, woff, wdil, dv[0], pow2)
+                    _mean_quad_row(x0, x1, yr, acc, inner, wo, wstride, woff, wdil, dv[0], pow2,
+                                   n)
                 elif (fold and same and wkernel == 2 and wstride == 2 and wdil == 1
                         and whi > wlo and dcount[od] * hcount[oh] > 1):
                     # 2 x 2 blocks of integers: the rows folded (int32 for 8- and 16-bit
