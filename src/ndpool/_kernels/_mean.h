@@ -31,6 +31,10 @@
  *   output row ahead, 5.3-6.1 ms without (memcpy: 6.4 ms).
  * nd_mean_quad_px_f32: the same for pixels of ``inner`` elements, the taps a
  *   pixel apart (``d`` elements) and the windows ``wstride`` pixels apart.
+ *   Pixels of 16 elements or more first ask for the lines 2 KiB ahead of each
+ *   row's taps to be prefetched: in C, one thread, the float32 (8, 256, 256, 64)
+ *   mean took 4.2 ms that way against 4.9 ms (memcpy 6.3-6.4 ms); 8 KiB ahead
+ *   gained less (4.6 ms).
  * nd_fold_*_i32: t = x (``first``) or t + x, elementwise, 8- and 16-bit rows
  *   widened to int32 (the sums of fewer than 16384 rows stay below 2**31).
  * nd_pairs_mean_i32: the whole windows wlo <= ow < whi of two adjacent pixels at
@@ -84,11 +88,21 @@ ND_CLONES static void nd_mean_quad_px_f32(const float* restrict x0, const float*
                                           intptr_t inner, intptr_t wo, intptr_t wstride,
                                           intptr_t woff, intptr_t d, double rdiv)
 {
+    /* pixels of a cache line or more: 2 KiB ahead of the window's taps in each row */
+    intptr_t ahead = inner >= 16 ? 2048 : 0;
     for (intptr_t ow = 0; ow < wo; ow++) {
         intptr_t c = (woff + ow * wstride) * inner;
         const float* a = x0 + c;
         const float* b = x1 + c;
         float* yr = y + ow * inner;
+        if (ahead) {
+            uintptr_t pa = (uintptr_t)a + (uintptr_t)ahead;
+            uintptr_t pb = (uintptr_t)b + (uintptr_t)ahead;
+            for (intptr_t k = 0; k < 2 * inner; k += 16) {
+                __builtin_prefetch((const void*)(pa + (uintptr_t)k * sizeof(float)));
+                __builtin_prefetch((const void*)(pb + (uintptr_t)k * sizeof(float)));
+            }
+        }
         for (intptr_t i = 0; i < inner; i++) {
             double s = (((double)a[i] + (double)a[d + i]) + (double)b[i]) + (double)b[d + i];
             yr[i] = (float)(s * rdiv);
