@@ -378,6 +378,26 @@ def test_folded_pixel_pairs_equal_the_reference(data):
     np.testing.assert_array_equal(x, before)
 
 
+def _extrema_through_each_loop(flag, x, pooled, args):
+    """Channels-last max and min of x, bit for bit against the reference, through each
+    setting of window's ``flag`` (PAIRS_VBMI, QUADS_AVX512) this machine runs: False
+    (window.pyx's own loop) and, where the machine has the instructions, True.  The
+    flag is put back whatever happens, and x must come out unchanged."""
+    before = x.copy()
+    saved = getattr(window, flag)
+    try:
+        for setting in sorted({False, saved}):
+            setattr(window, flag, setting)
+            for method in ("max", "min"):
+                got = FUNCS[method](x, **args, channel_axis=-1)
+                want = reference_pool(x, method, **args, axes=pooled)
+                assert got.dtype == want.dtype, (method, setting)
+                assert got.tobytes() == want.tobytes(), (method, setting)
+    finally:
+        setattr(window, flag, saved)
+    assert x.tobytes() == before.tobytes()
+
+
 @examples(60)
 @given(data=st.data())
 def test_byte_pixel_pairs_equal_the_reference(data):
@@ -387,18 +407,7 @@ def test_byte_pixel_pairs_equal_the_reference(data):
     elements on machines with AVX-512 VBMI), and the same through window.pyx's own
     pass, which such machines otherwise skip."""
     x, pooled, args = _pixel_pair_case(data, [np.int8, np.uint8], (1, 17), (2, 300))
-    before = x.copy()
-    saved = window.PAIRS_VBMI
-    try:
-        for vbmi in {False, saved}:
-            window.PAIRS_VBMI = vbmi
-            for method in ("max", "min"):
-                got = FUNCS[method](x, **args, channel_axis=-1)
-                want = reference_pool(x, method, **args, axes=pooled)
-                assert got.dtype == want.dtype and got.tobytes() == want.tobytes(), (method, vbmi)
-    finally:
-        window.PAIRS_VBMI = saved
-    np.testing.assert_array_equal(x, before)
+    _extrema_through_each_loop("PAIRS_VBMI", x, pooled, args)
 
 
 def _guarded(nbytes):
@@ -461,20 +470,9 @@ def test_wide_float_pixel_quads_equal_the_reference(data):
                for a, k, s, p, d in zip(pooled, kernel, stride, padding, dilation)))
     x = _wide_exponents(np.random.default_rng(data.draw(st.integers(0, 2**32 - 1))),
                         shape, dtype)
-    before = x.copy()
     args = dict(kernel_size=kernel, stride=stride, padding=padding, dilation=dilation,
                 ceil_mode=ceil_mode)
-    saved = window.QUADS_AVX512
-    try:
-        for quads in {False, saved}:
-            window.QUADS_AVX512 = quads
-            for method in ("max", "min"):
-                got = FUNCS[method](x, **args, channel_axis=-1)
-                want = reference_pool(x, method, **args, axes=pooled)
-                assert got.tobytes() == want.tobytes(), (method, quads)
-    finally:
-        window.QUADS_AVX512 = saved
-    assert x.tobytes() == before.tobytes()
+    _extrema_through_each_loop("QUADS_AVX512", x, pooled, args)
 
 
 @pytest.mark.parametrize("dtype, channels", [(np.float32, 16), (np.float32, 17),
