@@ -522,6 +522,40 @@ def test_folded_pair_means_equal_the_reference(data):
     np.testing.assert_array_equal(x, before)
 
 
+@examples(60)
+@given(data=st.data())
+def test_runs_of_two_by_two_mean_rows_equal_the_reference(data):
+    """2 x 2 means (H x W, or D x W of a volume) of floats and int64, channels first or
+    last, over several workers: mean_fused hands a plane's consecutive output rows to
+    one call while their windows' rows are equally far apart and their divisor is the
+    same; padding with count_include_pad=False, ceil_mode and divisor_override make
+    edge rows that must start a new call.  Integer-valued data make every sum exact in
+    any order, so the means equal the reference's bit for bit."""
+    dtype = np.dtype(data.draw(st.sampled_from([np.float32, np.float64, np.int64])))
+    volume = data.draw(st.booleans())
+    last = data.draw(st.booleans())
+    c = data.draw(st.integers(1, 5))
+    sizes = [data.draw(st.integers(2, 13)) for _ in range(3 if volume else 2)]
+    kernel = ([2, 1, 2] if data.draw(st.booleans()) else [1, 2, 2]) if volume else [2, 2]
+    stride = [data.draw(st.integers(1, 3)) for _ in kernel]
+    dilation = [data.draw(st.integers(1, 2)) for _ in kernel]
+    padding = [data.draw(st.sampled_from([0, 1])) if k == 2 else 0 for k in kernel]
+    ceil_mode = data.draw(st.booleans())
+    shape = [data.draw(st.integers(1, 3))] + (sizes + [c] if last else [c] + sizes)
+    pooled = tuple(range(1, 1 + len(sizes))) if last else tuple(range(2, 2 + len(sizes)))
+    assume(all(plan_axis(shape[a], k, s, p, d, ceil_mode)[0] >= 1
+               for a, k, s, p, d in zip(pooled, kernel, stride, padding, dilation)))
+    x = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1))).integers(
+        -1000, 1000, shape).astype(dtype)
+    args = dict(kernel_size=kernel, stride=stride, padding=padding, dilation=dilation,
+                ceil_mode=ceil_mode, count_include_pad=data.draw(st.booleans()),
+                divisor_override=data.draw(st.sampled_from([None, None, 3, 8])))
+    want = reference_pool(x, "avg", **args, axes=pooled)
+    for workers in (1, 2, 3):
+        got = ndpool.avg_pool(x, **args, axes=pooled, workers=workers)
+        assert got.dtype == want.dtype and got.tobytes() == want.tobytes(), workers
+
+
 @pytest.mark.parametrize("dtype", [np.uint8, np.int32])
 def test_large_block_means_stream_out_exactly(dtype):
     # Outputs of 16 MiB or more are written past the cache (non-temporal stores):

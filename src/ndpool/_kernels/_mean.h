@@ -19,8 +19,10 @@
  * NCHW mean took 7.7 ms instead of 6.6.
  *
  * nd_mean_quad_f32: 2 x 2 windows at stride 2 of single elements (inner 1), of
- *   rows x0 (the window's first input row) and x1 (its second), each window's
- *   float64 sum ((x0[c] + x0[c + 1]) + x1[c]) + x1[c + 1] times ``rdiv`` (the
+ *   ``rows`` output rows of ``wo`` outputs each, one after the other in y, whose
+ *   windows' input rows are ``step`` elements apart: for output row r, rows
+ *   x0 + r step (the window's first input row) and x1 + r step (its second),
+ *   each window's float64 sum ((x0[c] + x0[c + 1]) + x1[c]) + x1[c + 1] times ``rdiv`` (the
  *   exact reciprocal of a power-of-two divisor), rounded to float32.  One row
  *   after the other, the first's pairs through ``acc``: reading both rows at
  *   once (two streams a row apart) took twice as long.  It first asks for the
@@ -28,7 +30,8 @@
  *   the windows of the output row after next) to be prefetched: the hardware
  *   prefetcher alone kept one thread from memory speed.  In C, one thread, the
  *   float32 (8, 64, 256, 256) mean took 4.3 ms that way, 4.6 ms prefetching one
- *   output row ahead, 5.3-6.1 ms without (memcpy: 6.4 ms).
+ *   output row ahead, 5.3-6.1 ms without (memcpy: 6.4 ms).  One call takes
+ *   a run of rows, which spares mean_fused's per-row work for each.
  * nd_mean_quad_px_f32: the same for pixels of ``inner`` elements, the taps a
  *   pixel apart (``d`` elements) and the windows ``wstride`` pixels apart.
  *   Pixels of 16 elements or more first ask for the lines 2 KiB ahead of each
@@ -63,24 +66,27 @@
 #endif
 
 ND_CLONES static void nd_mean_quad_f32(const float* x0, const float* x1, float* y,
-                                       double* acc, intptr_t wo, intptr_t woff,
-                                       double rdiv, intptr_t ahead)
+                                       double* acc, intptr_t rows, intptr_t step,
+                                       intptr_t wo, intptr_t woff, double rdiv,
+                                       intptr_t ahead)
 {
-    const float* a = x0 + woff;
-    const float* b = x1 + woff;
-    /* addresses, not pointers: the rows ahead may lie past the array's end, which a
-     * prefetch does not mind (it never faults) but pointer arithmetic would */
-    uintptr_t pa = (uintptr_t)a + (uintptr_t)ahead * sizeof(float);
-    uintptr_t pb = (uintptr_t)b + (uintptr_t)ahead * sizeof(float);
-    intptr_t ow, k;
-    for (k = 0; k <= 2 * wo; k += 16) {           /* a cache line (64 bytes) each */
-        __builtin_prefetch((const void*)(pa + (uintptr_t)k * sizeof(float)));
-        __builtin_prefetch((const void*)(pb + (uintptr_t)k * sizeof(float)));
+    intptr_t r, ow, k;
+    for (r = 0; r < rows; r++, y += wo) {
+        const float* a = x0 + r * step + woff;
+        const float* b = x1 + r * step + woff;
+        /* addresses, not pointers: the rows ahead may lie past the array's end, which
+         * a prefetch does not mind (it never faults) but pointer arithmetic would */
+        uintptr_t pa = (uintptr_t)a + (uintptr_t)ahead * sizeof(float);
+        uintptr_t pb = (uintptr_t)b + (uintptr_t)ahead * sizeof(float);
+        for (k = 0; k <= 2 * wo; k += 16) {       /* a cache line (64 bytes) each */
+            __builtin_prefetch((const void*)(pa + (uintptr_t)k * sizeof(float)));
+            __builtin_prefetch((const void*)(pb + (uintptr_t)k * sizeof(float)));
+        }
+        for (ow = 0; ow < wo; ow++)
+            acc[ow] = (double)a[2 * ow] + (double)a[2 * ow + 1];
+        for (ow = 0; ow < wo; ow++)
+            y[ow] = (float)(((acc[ow] + (double)b[2 * ow]) + (double)b[2 * ow + 1]) * rdiv);
     }
-    for (ow = 0; ow < wo; ow++)
-        acc[ow] = (double)a[2 * ow] + (double)a[2 * ow + 1];
-    for (ow = 0; ow < wo; ow++)
-        y[ow] = (float)(((acc[ow] + (double)b[2 * ow]) + (double)b[2 * ow + 1]) * rdiv);
 }
 
 ND_CLONES static void nd_mean_quad_px_f32(const float* restrict x0, const float* restrict x1,
