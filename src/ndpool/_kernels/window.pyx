@@ -975,10 +975,10 @@ cdef inline void _mean_quad_row(const numeric* x0, const numeric* x1, real* yr, 
     """_mean_quad, with the common 2 x 2 stride 2 geometry as constants; float32
     windows with a power-of-two divisor in _mean.h's loops (the same operations).
     ``rows`` output rows, one after the other in yr, whose windows' input rows are
-    ``step`` elements apart (mean_fused passes more than one only to the float32
-    single-element loop).  ``n``: the length of an input row; that loop prefetches
-    the rows two output rows on (``2 step``; for a single row, four input rows below
-    x0 and x1: 2 x 2 blocks at stride 2)."""
+    ``step`` elements apart: one call in C for the float32 single-element loop, a
+    loop of row calls for the others.  ``n``: the length of an input row; the
+    float32 single-element loop prefetches the rows two output rows on (``2 step``;
+    for a single row, four input rows below x0 and x1: 2 x 2 blocks at stride 2)."""
     cdef intp k
     if numeric is float and real is float and pow2:
         if wstride == 2 and wdil == 1 and inner == 1:
@@ -1796,14 +1796,14 @@ def mean_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inner)
                 pow2 = same and frexp(dv[0], &e2) == 0.5
                 if (wkernel == 2 and dcount[od] * hcount[oh] == 2 and same and wlo == 0
                         and whi == wo and not fold):
-                    # 2 x 2 windows of floats, all whole: sum and divide in one pass,
-                    # with the plane's next rows in the same call while their windows'
-                    # rows are the same distance further on and their divisor the same
-                    # (then so are their pow2 and second row): rows of 128 outputs
-                    # spent 6% of an NCHW mean's time in the work of this loop.  For
-                    # rows of whole two-row windows the plan already gives regular
-                    # starts and equal divisors; the checks keep the reads inside the
-                    # windows should a plan ever not.
+                    # 2 x 2 windows of floats (and 64-bit integers), all whole: sum and
+                    # divide in one pass, with the plane's next rows in the same call
+                    # while their windows' rows are the same distance further on and
+                    # their divisor the same (then so are their pow2 and second row):
+                    # rows of 128 outputs spent 6% of an NCHW mean's time in the work
+                    # of this loop.  For rows of whole two-row windows the plan already
+                    # gives regular starts and equal divisors; the checks keep the
+                    # reads inside the windows should a plan ever not.
                     x0 = &x[b, dstart[od], hstart[oh], 0, 0]
                     x1 = x0 + _second_row(hcount[oh], hdil, ddil, x.shape[2], n)
                     k = 1
