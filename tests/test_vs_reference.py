@@ -425,6 +425,25 @@ def _guarded(nbytes):
     return np.frombuffer(buf, np.uint8, nbytes, span - nbytes), buf
 
 
+def _pool_against_guard_pages(values, methods):
+    """2 x 2 pools of a (1, 2, width, channels) input over axes (1, 2), the input
+    (a copy of ``values``) and the ``out=`` array each ending a page before an
+    unreadable one, bit for bit against the reference."""
+    width, channels = values.shape[2:]
+    xb, xbuf = _guarded(values.nbytes)
+    x = xb.view(values.dtype).reshape(values.shape)
+    x[...] = values
+    yb, ybuf = _guarded(width // 2 * channels * values.itemsize)
+    y = yb.view(values.dtype).reshape(1, 1, width // 2, channels)
+    for method in methods:
+        got = FUNCS[method](x, 2, axes=(1, 2), out=y)
+        want = reference_pool(x, method, kernel_size=2, axes=(1, 2))
+        assert got is y and got.tobytes() == want.tobytes(), method
+    del x, xb, y, yb, got
+    xbuf.close()
+    ybuf.close()
+
+
 @pytest.mark.parametrize("channels", [1, 3, 4, 5, 16])
 @pytest.mark.parametrize("width", [2, 40, 43, 64, 130, 1001])
 def test_byte_pixel_pairs_stay_inside_their_rows(channels, width):
@@ -432,18 +451,25 @@ def test_byte_pixel_pairs_stay_inside_their_rows(channels, width):
     # unreadable one: _pairs.h's whole-vector steps read ahead and store past their
     # windows only while enough of the row is left, and its masked last steps touch
     # only their windows' bytes (a step past the end would fault, not pass).
-    shape = (1, 2, width, channels)
-    xb, xbuf = _guarded(int(np.prod(shape)))
-    x = xb.reshape(shape)
-    x[...] = np.random.default_rng(width * channels).integers(0, 256, shape, dtype=np.uint8)
-    yb, ybuf = _guarded(width // 2 * channels)
-    y = yb.reshape(1, 1, width // 2, channels)
-    got = ndpool.max_pool(x, 2, axes=(1, 2), out=y)
-    want = reference_pool(x, "max", kernel_size=2, axes=(1, 2))
-    assert got is y and got.tobytes() == want.tobytes()
-    del x, xb, y, yb, got
-    xbuf.close()
-    ybuf.close()
+    values = np.random.default_rng(width * channels).integers(
+        0, 256, (1, 2, width, channels), dtype=np.uint8)
+    _pool_against_guard_pages(values, ("max",))
+
+
+def _two_by_two_geometry(data, shape, pooled):
+    """Arguments of 2 x 2 windows over the pooled axes of ``shape`` (two pooled axes:
+    H x W; three: D x W or H x W of a volume), stride 1-3, dilation 1-2, padding
+    and ceil_mode drawn; cases without an output are rejected."""
+    volume = len(pooled) == 3
+    kernel = ([2, 1, 2] if data.draw(st.booleans()) else [1, 2, 2]) if volume else [2, 2]
+    stride = [data.draw(st.integers(1, 3)) for _ in kernel]
+    dilation = [data.draw(st.integers(1, 2)) for _ in kernel]
+    padding = [data.draw(st.sampled_from([0, 1])) if k == 2 else 0 for k in kernel]
+    ceil_mode = data.draw(st.booleans())
+    assume(all(plan_axis(shape[a], k, s, p, d, ceil_mode)[0] >= 1
+               for a, k, s, p, d in zip(pooled, kernel, stride, padding, dilation)))
+    return dict(kernel_size=kernel, stride=stride, padding=padding, dilation=dilation,
+                ceil_mode=ceil_mode)
 
 
 @examples(60)
@@ -459,19 +485,11 @@ def test_wide_float_pixel_quads_equal_the_reference(data):
     volume = data.draw(st.booleans())
     c = data.draw(st.integers(8, 40))
     sizes = [data.draw(st.integers(2, 7)) for _ in range(3 if volume else 2)]
-    kernel = ([2, 1, 2] if data.draw(st.booleans()) else [1, 2, 2]) if volume else [2, 2]
-    stride = [data.draw(st.integers(1, 3)) for _ in kernel]
-    dilation = [data.draw(st.integers(1, 2)) for _ in kernel]
-    padding = [data.draw(st.sampled_from([0, 1])) if k == 2 else 0 for k in kernel]
-    ceil_mode = data.draw(st.booleans())
     shape = [data.draw(st.integers(1, 2))] + sizes + [c]
     pooled = tuple(range(1, 1 + len(sizes)))
-    assume(all(plan_axis(shape[a], k, s, p, d, ceil_mode)[0] >= 1
-               for a, k, s, p, d in zip(pooled, kernel, stride, padding, dilation)))
+    args = _two_by_two_geometry(data, shape, pooled)
     x = _wide_exponents(np.random.default_rng(data.draw(st.integers(0, 2**32 - 1))),
                         shape, dtype)
-    args = dict(kernel_size=kernel, stride=stride, padding=padding, dilation=dilation,
-                ceil_mode=ceil_mode)
     _extrema_through_each_loop("QUADS_AVX512", x, pooled, args)
 
 
@@ -483,20 +501,9 @@ def test_float_pixel_quads_stay_inside_their_pixels(dtype, channels, width):
     # As the byte pairs above: the input's last pixel and the output's each end a page
     # before an unreadable one, so that a masked step of _quads.h that read or wrote
     # a lane past the pixel's elements would fault.
-    itemsize = np.dtype(dtype).itemsize
-    shape = (1, 2, width, channels)
-    xb, xbuf = _guarded(int(np.prod(shape)) * itemsize)
-    x = xb.view(dtype).reshape(shape)
-    x[...] = np.random.default_rng(width * channels).standard_normal(shape)
-    yb, ybuf = _guarded(width // 2 * channels * itemsize)
-    y = yb.view(dtype).reshape(1, 1, width // 2, channels)
-    for method in ("max", "min"):
-        got = FUNCS[method](x, 2, axes=(1, 2), out=y)
-        want = reference_pool(x, method, kernel_size=2, axes=(1, 2))
-        assert got is y and got.tobytes() == want.tobytes(), method
-    del x, xb, y, yb, got
-    xbuf.close()
-    ybuf.close()
+    values = np.random.default_rng(width * channels).standard_normal(
+        (1, 2, width, channels)).astype(dtype)
+    _pool_against_guard_pages(values, ("max", "min"))
 
 
 @examples(60)
@@ -536,19 +543,12 @@ def test_runs_of_two_by_two_mean_rows_equal_the_reference(data):
     last = data.draw(st.booleans())
     c = data.draw(st.integers(1, 5))
     sizes = [data.draw(st.integers(2, 13)) for _ in range(3 if volume else 2)]
-    kernel = ([2, 1, 2] if data.draw(st.booleans()) else [1, 2, 2]) if volume else [2, 2]
-    stride = [data.draw(st.integers(1, 3)) for _ in kernel]
-    dilation = [data.draw(st.integers(1, 2)) for _ in kernel]
-    padding = [data.draw(st.sampled_from([0, 1])) if k == 2 else 0 for k in kernel]
-    ceil_mode = data.draw(st.booleans())
     shape = [data.draw(st.integers(1, 3))] + (sizes + [c] if last else [c] + sizes)
     pooled = tuple(range(1, 1 + len(sizes))) if last else tuple(range(2, 2 + len(sizes)))
-    assume(all(plan_axis(shape[a], k, s, p, d, ceil_mode)[0] >= 1
-               for a, k, s, p, d in zip(pooled, kernel, stride, padding, dilation)))
+    args = _two_by_two_geometry(data, shape, pooled)
     x = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1))).integers(
         -1000, 1000, shape).astype(dtype)
-    args = dict(kernel_size=kernel, stride=stride, padding=padding, dilation=dilation,
-                ceil_mode=ceil_mode, count_include_pad=data.draw(st.booleans()),
+    args.update(count_include_pad=data.draw(st.booleans()),
                 divisor_override=data.draw(st.sampled_from([None, None, 3, 8])))
     want = reference_pool(x, "avg", **args, axes=pooled)
     for workers in (1, 2, 3):
