@@ -86,7 +86,8 @@ extensions = [
         [f"src/ndpool/_kernels/{name}.pyx"],
         include_dirs=[np.get_include()],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION"),
-                       ("NDPOOL_DEBUG_BUILD", "1" if debug else "0")],
+                       ("NDPOOL_DEBUG_BUILD", "1" if debug else "0"),
+                       ("NDPOOL_NATIVE_BUILD", "1" if _flag("NDPOOL_NATIVE") else "0")],
         extra_compile_args=extra_compile,
         extra_link_args=extra_link,
     )

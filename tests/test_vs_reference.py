@@ -1,6 +1,4 @@
 """Differential tests: ndpool's window family against the NumPy oracle, in N-D, all dtypes."""
-import ctypes
-import mmap
 
 import numpy as np
 import pytest
@@ -9,6 +7,7 @@ from hypothesis import strategies as st
 
 import ndpool
 from ndpool._kernels import window
+from guarded import guarded as _guarded  # noqa: E402
 from hyp import examples  # noqa: E402
 from reference import plan_axis, reference_pool, reference_unpool
 
@@ -408,21 +407,6 @@ def test_byte_pixel_pairs_equal_the_reference(data):
     pass, which such machines otherwise skip."""
     x, pooled, args = _pixel_pair_case(data, [np.int8, np.uint8], (1, 17), (2, 300))
     _extrema_through_each_loop("PAIRS_VBMI", x, pooled, args)
-
-
-def _guarded(nbytes):
-    """A writable uint8 array of ``nbytes`` whose last byte ends a page, the next page
-    unreadable: a read or write past its end faults."""
-    page = mmap.PAGESIZE
-    span = -(-nbytes // page) * page
-    buf = mmap.mmap(-1, span + page)
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
-    anchor = ctypes.c_char.from_buffer(buf)
-    base = ctypes.addressof(anchor)
-    del anchor                                  # (an export would keep buf from closing)
-    assert libc.mprotect(base + span, page, 0) == 0, ctypes.get_errno()     # PROT_NONE
-    return np.frombuffer(buf, np.uint8, nbytes, span - nbytes), buf
 
 
 def _pool_against_guard_pages(values, methods):

@@ -15,6 +15,7 @@ def config():
         "version": __version__,
         "openmp": _openmp_info.have_openmp(),
         "debug_build": _openmp_info.debug_build(),
+        "native_build": _openmp_info.native_build(),
         "threads": available_cores() if _openmp_info.have_openmp() else 1,
         "openmp_max_threads": _openmp_info.openmp_max_threads(),
         "numpy": np.__version__,
