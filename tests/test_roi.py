@@ -5,6 +5,8 @@ reversed, corners on rounding ties), every sampling_ratio mode, aligned on and
 off, both layouts, every dtype class; exact hand-computed values; NaN; errors.
 """
 
+import io
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -13,7 +15,9 @@ from hypothesis import strategies as st
 import ndpool
 import ndpool.roi as roi
 import reference_roi as ref
+from guarded import guarded
 from hyp import examples
+from ndpool._kernels import roi as kernels
 
 FLOATS = [np.float16, np.float32, np.float64]
 DTYPES = FLOATS + [np.int16, np.bool_]
@@ -95,7 +99,8 @@ def check(got, want, dtype, channels_last):
         got = np.moveaxis(got, -1, 1)
     assert got.shape == want.shape
     want = want.astype(out_dtype)
-    scale = max(1.0, float(np.nanmax(np.abs(want), initial=0)))
+    # the largest finite value sets the scale (an infinite one would pass anything)
+    scale = max(1.0, float(np.max(np.abs(want[np.isfinite(want)]), initial=0)))
     np.testing.assert_allclose(got, want, rtol=RTOL[out_dtype],
                                atol=RTOL[out_dtype] * scale)
 
@@ -178,18 +183,122 @@ def test_layouts_threads_and_box_formats_agree_bit_for_bit(data, sampling_ratio,
             np.testing.assert_array_equal(np.moveaxis(last, -1, 1), want)
 
 
+def simd_levels():
+    """The variants of _roi.h's loops this machine runs (kernels.SIMD values)."""
+    return range(kernels.SIMD_MAX + 1)
+
+
+def at_each_simd_level(call):
+    """call() with every variant of _roi.h's loops the machine has; the results."""
+    results = []
+    try:
+        for level in simd_levels():
+            kernels.SIMD = level
+            results.append(call())
+    finally:
+        kernels.SIMD = kernels.SIMD_MAX
+    return results
+
+
+# channel counts around the vector blocks of every variant: blocks of four vectors
+# (16, 32 or 64 float32; 8, 16 or 32 float64), of one vector, and single channels
+WIDE = [5, 8, 12, 16, 17, 31, 32, 33, 64, 71, 80]
+
+
+@examples(40)
+@given(data=st.data(), dtype=st.sampled_from([np.float32, np.float64]),
+       transposed=st.booleans(), sampling_ratio=st.sampled_from([-1, 2]),
+       aligned=st.booleans(), method=st.sampled_from(["max", "sum"]))
+def test_wide_channels_match_the_reference_in_every_simd_variant(
+        data, dtype, transposed, sampling_ratio, aligned, method):
+    """Maps of 5 to 80 channels (every vector block of every variant of _roi.h's bin
+    loops) with NaN and infinities among the values: each variant the machine runs
+    gives the same bits, and they match the reference.  Channels-first maps go
+    through the per-image transposes (``transposed``) or the planes' loops; the
+    boxes come in any image order, and some images have none."""
+    native = ndpool.show_config(file=io.StringIO())["native_build"]
+    c = data.draw(st.sampled_from(WIDE))
+    x = data.draw(maps(dtype, data.draw(st.integers(1, 3)), c))
+    x.flat[data.draw(st.lists(st.integers(0, x.size - 1), max_size=4))] = np.nan
+    x.flat[data.draw(st.lists(st.integers(0, x.size - 1), max_size=2))] = np.inf
+    n, _, h, w = x.shape
+    rois = data.draw(box_rows(n, h, w, 1.0, max_boxes=8))
+    size = data.draw(st.integers(1, 3))
+    last = data.draw(st.booleans())
+    second = np.ascontiguousarray(x[..., ::2, ::2])
+    scales = [1.0, 0.5]
+    kw = dict(channel_axis=-1 if last else 1)
+    calls = [
+        (lambda: ndpool.roi_pool(layout(x, last), rois, size, **kw),
+         lambda: ref.roi_pool(x, rois, size, size, 1.0)),
+        (lambda: ndpool.roi_align(layout(x, last), rois, size, 1.0, sampling_ratio, aligned,
+                                  **kw),
+         lambda: ref.roi_align(x, rois, size, size, 1.0, sampling_ratio, aligned)),
+        (lambda: ndpool.adaptive_feature_pool(
+            [layout(x, last), layout(second, last)], rois, size, method,
+            spatial_scale=scales, sampling_ratio=sampling_ratio, aligned=aligned, **kw),
+         lambda: ref.adaptive_feature_pool([x, second], rois, size, size, scales, method,
+                                           sampling_ratio, aligned)),
+    ]
+    with pytest.MonkeyPatch.context() as mp, np.errstate(invalid="ignore"):
+        mp.setattr(roi, "_run_channels_last", lambda last, *_: last or transposed)
+        for call, reference in calls:
+            got = at_each_simd_level(call)
+            for other in got[1:]:
+                np.testing.assert_array_equal(other, got[0])
+            want = reference()
+            check(got[0], want, dtype, last)
+            if not native:       # the reference's operations in its order: the same bits
+                np.testing.assert_array_equal(got[0], layout(want, last))
+
+
 @pytest.mark.parametrize("shape", [(1, 1, 1), (2, 9, 5), (1, 32, 32), (3, 33, 65),
-                                   (2, 64, 4096), (1, 70, 31)])
+                                   (2, 64, 4096), (1, 70, 31), (2, 49, 64), (1, 8, 8),
+                                   (1, 4, 4), (1, 7, 1030), (1, 1030, 9)])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_layout_transpose_kernel(shape, dtype):
     """The tiled NCHW <-> NHWC transpose the channels-first path runs through: whole
-    tiles, partial tiles and rows of a multiple of 4 KiB, for any thread count."""
-    from ndpool._kernels import roi as kernels
+    tiles, partial tiles and blocks, rows of a multiple of 4 KiB, for any thread
+    count, with roi.pyx's own tiles and (where the machine has AVX) _roi.h's."""
     x = np.random.default_rng(3).standard_normal(shape).astype(dtype)
     for threads in (1, 2, 3):
-        y = np.full(shape[:1] + shape[:0:-1], np.nan, dtype)
-        kernels.transpose(x, y, threads)
-        np.testing.assert_array_equal(y, x.transpose(0, 2, 1))
+        def call():
+            y = np.full(shape[:1] + shape[:0:-1], np.nan, dtype)
+            kernels.transpose(x, y, threads)
+            return y
+        for y in at_each_simd_level(call):
+            np.testing.assert_array_equal(y, x.transpose(0, 2, 1))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("c", [9, 17, 64, 71])
+def test_region_kernels_stay_inside_the_map(dtype, c):
+    """The transpose's blocks and the bin loops' vectors read and write only inside
+    their arrays: the input map (and the transpose's output) end a page before an
+    unreadable one, and boxes cover the last pixel."""
+    rng = np.random.default_rng(c)
+    n, h, w = 2, 7, 9
+    values = rng.standard_normal((n, h, w, c)).astype(dtype)
+    xb, xbuf = guarded(values.nbytes)
+    x = xb.view(dtype).reshape(values.shape)
+    x[...] = values
+    rois = np.array([[1, 0, 0, w - 1, h - 1], [1, w - 3, h - 4, w + 2, h + 1],
+                     [0, 2, 1, 5, 6]], np.float64)
+    want_pool = ref.roi_pool(np.moveaxis(values, -1, 1), rois, 3, 3, 1.0)
+    want_align = ref.roi_align(np.moveaxis(values, -1, 1), rois, 3, 3, 1.0, 2, False)
+    for got in at_each_simd_level(lambda: ndpool.roi_pool(x, rois, 3, channel_axis=-1)):
+        check(got, want_pool, dtype, True)
+    for got in at_each_simd_level(lambda: ndpool.roi_align(x, rois, 3, sampling_ratio=2,
+                                                           channel_axis=-1)):
+        check(got, want_align, dtype, True)
+    yb, ybuf = guarded(values.nbytes)
+    y = yb.view(dtype).reshape(n, c, h * w)
+    for t in at_each_simd_level(lambda: kernels.transpose(x.reshape(n, h * w, c), y, 2)
+                                or y.copy()):
+        np.testing.assert_array_equal(t, values.reshape(n, h * w, c).transpose(0, 2, 1))
+    del x, xb, y, yb
+    xbuf.close()
+    ybuf.close()
 
 
 # ---- exact values -------------------------------------------------------------------

@@ -10,6 +10,7 @@ sampling grids, the layout the kernels run in) happen here; the kernels in
 from __future__ import annotations
 
 import numbers
+import threading
 
 import numpy as np
 
@@ -208,17 +209,57 @@ def _run_channels_last(channels_last, c, work, moved):
     return channels_last or (c >= _MIN_CHANNELS and work > moved)
 
 
-def _kernel_map(x, ctype, channels_last, run_last, nthreads):
-    """``x`` as a C-contiguous map of type ``ctype`` in the layout the kernels run in."""
+# Scratch images of up to this many bytes are views of one buffer each thread
+# keeps between calls (_scratch).
+_SCRATCH_BYTES = 16 << 20
+_local = threading.local()
+
+
+def _scratch(count, ctype):
+    """An array of ``count`` elements of ``ctype`` for the duration of one call.
+
+    Up to _SCRATCH_BYTES it is a view of a buffer the calling thread keeps (and
+    grows) between calls, whose pages the system then maps once: on float32
+    (8, 64, 128, 128) with 512 boxes, adaptive_feature_pool took 13.2 ms on
+    one thread with a fresh scratch image per call and 10.5-10.8 ms with a kept
+    one.  Larger ones are allocated afresh.
+    """
+    nbytes = count * np.dtype(ctype).itemsize
+    if nbytes > _SCRATCH_BYTES:
+        return np.empty(count, ctype)
+    buf = getattr(_local, "scratch", None)
+    if buf is None or buf.nbytes < nbytes:
+        buf = _local.scratch = np.empty(nbytes, np.uint8)
+    return buf[:nbytes].view(ctype)
+
+
+def _by_image(x, batch, ctype, channels_last, run_last, nthreads, run):
+    """Call ``run(map, order, first)`` until every box has been pooled once: ``map`` a
+    C-contiguous map of type ``ctype`` in the layout the kernels run in, ``order``
+    the indices of the boxes to pool from it, ``first`` the image ``map[0]`` is.
+
+    A channels-first map run channels-last goes one image at a time, transposed
+    into one scratch image: the scratch stays in cache for the image's boxes, and
+    its pages are touched once, not once per image (a fresh float32
+    (8, 128, 128, 64) copy cost 1.3 ms of page faults, as much as half its
+    transpose; _scratch keeps it between calls).  Images without boxes are not
+    transposed.  Any other map goes whole, in one call.
+    """
     if channels_last or not run_last:
-        return np.ascontiguousarray(x, ctype)
-    if not (x.flags.c_contiguous and x.dtype == ctype):
-        return np.ascontiguousarray(np.moveaxis(x, 1, -1), ctype)
+        run(np.ascontiguousarray(x, ctype), np.arange(len(batch), dtype=np.intp), 0)
+        return
     n, c, h, w = x.shape
-    y = np.empty((n, h, w, c), ctype)
-    _k.transpose(x.reshape(n, c, h * w), y.reshape(n, h * w, c),
-                 clamp(nthreads, x.size // 1024))
-    return y
+    order = np.argsort(batch, kind="stable").astype(np.intp)
+    bounds = np.searchsorted(batch[order], np.arange(n + 1))
+    scratch = _scratch(c * h * w, ctype).reshape(1, h, w, c)
+    direct = x.flags.c_contiguous and x.dtype == ctype
+    for b in np.flatnonzero(np.diff(bounds)):
+        if direct:
+            _k.transpose(x[b:b + 1].reshape(1, c, h * w), scratch.reshape(1, h * w, c),
+                         clamp(nthreads, x[b].size // 1024))
+        else:
+            np.copyto(scratch[0], np.moveaxis(x[b], 0, -1), casting="unsafe")
+        run(scratch, order[bounds[b]:bounds[b + 1]], int(b))
 
 
 def _result(out, channels_last, run_last, rtype, nthreads):
@@ -312,9 +353,11 @@ def roi_pool(x, boxes, output_size, spatial_scale=1.0, *, channel_axis=1, worker
     work = int(((he - hs).sum(axis=1) * (we - ws).sum(axis=1)).sum())
     run_last = _run_channels_last(channels_last, c, work, x.shape[0] * h * w + k * ph * pw)
     out = np.empty(_out_shape(k, c, ph, pw, run_last), ctype)
-    _k.roi_max(_kernel_map(x, ctype, channels_last, run_last, nthreads), out,
-               rois[:, 0].astype(np.intp), hs, he, ws, we, run_last,
-               clamp(nthreads, _units(k, c, ph, pw, run_last)))
+    batch = rois[:, 0].astype(np.intp)
+    _by_image(x, batch, ctype, channels_last, run_last, nthreads,
+              lambda m, order, first: _k.roi_max(
+                  m, out, batch, hs, he, ws, we, order, first, run_last,
+                  clamp(nthreads, _units(len(order), c, ph, pw, run_last))))
     return _result(out, channels_last, run_last, rtype, nthreads)
 
 
@@ -388,9 +431,11 @@ def roi_align(x, boxes, output_size, spatial_scale=1.0, sampling_ratio=-1, align
     moved = x.shape[0] * hw[0] * hw[1] + k * ph * pw
     run_last = _run_channels_last(channels_last, c, work, moved)
     out = np.empty(_out_shape(k, c, ph, pw, run_last), ctype)
-    _k.align(_kernel_map(x, ctype, channels_last, run_last, nthreads), out,
-             rois[:, 0].astype(np.intp), *tables, ph, pw, run_last, 0,
-             clamp(nthreads, _units(k, c, ph, pw, run_last)))
+    batch = rois[:, 0].astype(np.intp)
+    _by_image(x, batch, ctype, channels_last, run_last, nthreads,
+              lambda m, order, first: _k.align(
+                  m, out, batch, *tables, ph, pw, order, first, run_last, 0,
+                  clamp(nthreads, _units(len(order), c, ph, pw, run_last))))
     return _result(out, channels_last, run_last, rtype, nthreads)
 
 
@@ -485,12 +530,14 @@ def adaptive_feature_pool(levels, boxes, output_size, method="max", *, spatial_s
     moved = sum(n * hw[0] * hw[1] for hw in spatial) + k * ph * pw
     run_last = _run_channels_last(channels_last, c, work, moved)
     out = np.zeros(_out_shape(k, c, ph, pw, run_last), ctype)
+    batch = rois[:, 0].astype(np.intp)
     for i, ((m, _), (tables, _)) in enumerate(zip(maps, plans)):
         fuse = 0 if i == 0 else _FUSE[method]
         if tables is not None:
-            _k.align(_kernel_map(m, ctype, channels_last, run_last, nthreads), out,
-                     rois[:, 0].astype(np.intp), *tables, ph, pw, run_last, fuse,
-                     clamp(nthreads, _units(k, c, ph, pw, run_last)))
+            _by_image(m, batch, ctype, channels_last, run_last, nthreads,
+                      lambda m, order, first, tables=tables, fuse=fuse: _k.align(
+                          m, out, batch, *tables, ph, pw, order, first, run_last, fuse,
+                          clamp(nthreads, _units(len(order), c, ph, pw, run_last))))
         elif fuse == _FUSE["max"]:       # an empty level samples zeros
             np.maximum(out, 0, out=out)
     return _result(out, channels_last, run_last, rtype, nthreads)

@@ -19,8 +19,10 @@ match torchvision's CPU kernel operation for operation.
 Channels-first work is split over (box, block of CBLOCK channels), each
 sample's geometry computed once per block; channels-last over (box, bin),
 with the channels as the unit-stride inner loop (several times faster, so the
-facade may ``transpose`` a channels-first map and run it channels-last); those
-channel loops are _roi.h's, built for AVX-512, AVX2 and the baseline.  Each
+facade may ``transpose`` a channels-first map, one image at a time, and run it
+channels-last: ``order`` and ``first`` then name the boxes of the images the
+map holds).  Those bin loops are _roi.h's, built for AVX-512, AVX2 and the
+baseline and picked by SIMD.  Each
 output element is computed by one thread in a fixed order, so results do not
 depend on the thread count or the schedule; the schedule is dynamic because the
 cost of a box grows with its size.  Nothing here validates, raises or
@@ -33,22 +35,41 @@ from libc.stdlib cimport free, malloc
 ctypedef Py_ssize_t intp
 
 cdef extern from "_roi.h" nogil:
-    void nd_nanmax_into_f32(const float* p, float* o, intp n)
-    void nd_nanmax_into_f64(const double* p, double* o, intp n)
-    void nd_bilinear_add_f32(const float* p1, const float* p2, const float* p3,
-                             const float* p4, float w1, float w2, float w3, float w4,
-                             float* buf, intp n)
-    void nd_bilinear_add_f64(const double* p1, const double* p2, const double* p3,
-                             const double* p4, double w1, double w2, double w3, double w4,
-                             double* buf, intp n)
+    int nd_roi_simd()
+    void nd_bin_max_f32(int simd, const float* p, intp rs, intp ps, intp nh, intp nw,
+                        float* o, intp n)
+    void nd_bin_max_f64(int simd, const double* p, intp rs, intp ps, intp nh, intp nw,
+                        double* o, intp n)
+    void nd_bin_align_f32(int simd, const float* base, intp ps, intp w_n, intp ny, intp nx,
+                          const intp* ylo, const intp* yhi, const float* wylo,
+                          const float* wyhi, const intp* xlo, const intp* xhi,
+                          const float* wxlo, const float* wxhi, float count, int fuse,
+                          float* o, intp n)
+    void nd_bin_align_f64(int simd, const double* base, intp ps, intp w_n, intp ny,
+                          intp nx, const intp* ylo, const intp* yhi, const double* wylo,
+                          const double* wyhi, const intp* xlo, const intp* xhi,
+                          const double* wxlo, const double* wxhi, double count, int fuse,
+                          double* o, intp n)
+    void nd_transpose_tile_f32(const float* x, float* y, intp R, intp S, intp r0, intp r1,
+                               intp s0, intp s1)
+    void nd_transpose_tile_f64(const double* x, double* y, intp R, intp S, intp r0,
+                               intp r1, intp s0, intp s1)
+
+# The instruction sets _roi.h's loops use: 2 AVX-512F, 1 AVX2 (the transpose's AVX
+# blocks from 1 on), 0 the baseline (and roi.pyx's own transpose).  SIMD_MAX is
+# what the machine runs; tests lower SIMD to check every variant it has.
+SIMD_MAX = nd_roi_simd()
+SIMD = SIMD_MAX
 
 cdef enum:
     # Channels-first work runs on blocks of this many channels: the sample
     # geometry is computed once per block, and the block's independent
     # accumulators keep the core busy where one channel's chain would stall it.
     CBLOCK = 16
-    # Tile edge of the layout transpose.
+    # Tile edges of the layout transpose: roi.pyx's loop, _roi.h's AVX blocks.
     TILE = 32
+    ATILE_R = 8
+    ATILE_S = 1024
 
 # How fused outputs combine with what ``out`` already holds (adaptive feature pooling).
 cdef enum:
@@ -80,9 +101,13 @@ def roi_max(const floating[:, :, :, ::1] x,    # IN  (N, C, H, W) or (N, H, W, C
             const intp[:, ::1] he,             # IN  (K, PH) one past its last row
             const intp[:, ::1] ws,             # IN  (K, PW) first column
             const intp[:, ::1] we,             # IN  (K, PW) one past the last column
+            const intp[::1] order,             # IN  the boxes to pool, of images first..
+            intp first,                        # IN  the image x[0] is
             bint channels_last, int nthreads):
-    """out = the maximum of every bin (NaN propagates); an empty bin gives 0."""
-    cdef intp nk = hs.shape[0], ph_n = hs.shape[1], pw_n = ws.shape[1]
+    """out[k] = the maximum of every bin of box k (NaN propagates) for k in order; an
+    empty bin gives 0.  Box k reads x[batch[k] - first]."""
+    cdef int simd = SIMD
+    cdef intp nk = order.shape[0], ph_n = hs.shape[1], pw_n = ws.shape[1]
     cdef intp nc = out.shape[3] if channels_last else out.shape[1]
     cdef intp w_n = x.shape[3], hw = x.shape[2] * x.shape[3]
     cdef intp nblocks = (nc + CBLOCK - 1) // CBLOCK
@@ -96,10 +121,10 @@ def roi_max(const floating[:, :, :, ::1] x,    # IN  (N, C, H, W) or (N, H, W, C
             with parallel(num_threads=nthreads):
                 acc = <floating*>malloc(CBLOCK * sizeof(floating))
                 for u in prange(nk * nblocks, schedule="dynamic", chunksize=2):
-                    k = u // nblocks
-                    c0 = (u - k * nblocks) * CBLOCK
+                    k = order[u // nblocks]
+                    c0 = u % nblocks * CBLOCK
                     cn = min(CBLOCK, nc - c0)
-                    b = batch[k]
+                    b = batch[k] - first
                     plane = &x[b, c0, 0, 0]
                     for ph in range(ph_n):
                         for pw in range(pw_n):
@@ -121,25 +146,22 @@ def roi_max(const floating[:, :, :, ::1] x,    # IN  (N, C, H, W) or (N, H, W, C
         else:
             for u in prange(nk * ph_n * pw_n, schedule="dynamic", chunksize=4,
                             num_threads=nthreads):
-                k = u // (ph_n * pw_n)
+                k = order[u // (ph_n * pw_n)]
                 ph = (u // pw_n) % ph_n
                 pw = u % pw_n
-                b = batch[k]
+                b = batch[k] - first
                 o = &out[k, ph, pw, 0]
                 if he[k, ph] <= hs[k, ph] or we[k, pw] <= ws[k, pw]:
                     for i in range(nc):
                         o[i] = 0
                     continue
                 p = &x[b, hs[k, ph], ws[k, pw], 0]
-                for i in range(nc):
-                    o[i] = p[i]
-                for h in range(hs[k, ph], he[k, ph]):
-                    for w in range(ws[k, pw], we[k, pw]):
-                        p = &x[b, h, w, 0]
-                        if floating is float:      # _roi.h: nan_max over the channels
-                            nd_nanmax_into_f32(p, o, nc)
-                        else:
-                            nd_nanmax_into_f64(p, o, nc)
+                if floating is float:      # _roi.h: the bin over all channels
+                    nd_bin_max_f32(simd, p, x.shape[2] * nc, nc, he[k, ph] - hs[k, ph],
+                                   we[k, pw] - ws[k, pw], o, nc)
+                else:
+                    nd_bin_max_f64(simd, p, x.shape[2] * nc, nc, he[k, ph] - hs[k, ph],
+                                   we[k, pw] - ws[k, pw], o, nc)
 
 
 # ---- RoIAlign ----------------------------------------------------------------------
@@ -199,8 +221,9 @@ cdef inline void _add_bin(const floating* base, intp cstride, intp pstride, intp
     """buf[i] += every valid bilinear sample of one bin, for the channels i < cn.
     The bin's grid is ny x nx samples, rows ry0.. of the y table and rx0.. of the
     x table (align_axis); an invalid sample (a negative low index) adds nothing.
-    Channel i of pixel (y, x) is base[i * cstride + (y * w_n + x) * pstride]:
-    planes (cstride H * W, pstride 1) or channels last (cstride 1, pstride C)."""
+    Channel i of pixel (y, x) is base[i * cstride + (y * w_n + x) * pstride]: the
+    planes' loop (cstride H * W, pstride 1); channels last, _roi.h's nd_bin_align
+    does the same operations in the same order over all channels at once."""
     cdef intp iy, ix, ry, rx, y0, y1, x0, x1, i, j1, j2, j3, j4
     cdef floating ay, by, ax, bx, w1, w2, w3, w4
     cdef const floating* p
@@ -228,14 +251,6 @@ cdef inline void _add_bin(const floating* base, intp cstride, intp pstride, intp
             j2 = (y0 * w_n + x1) * pstride
             j3 = (y1 * w_n + x0) * pstride
             j4 = (y1 * w_n + x1) * pstride
-            if cstride == 1:        # channels last: _roi.h's loop, the same operations
-                if floating is float:
-                    nd_bilinear_add_f32(base + j1, base + j2, base + j3, base + j4,
-                                        w1, w2, w3, w4, buf, cn)
-                else:
-                    nd_bilinear_add_f64(base + j1, base + j2, base + j3, base + j4,
-                                        w1, w2, w3, w4, buf, cn)
-                continue
             for i in range(cn):
                 p = base + i * cstride
                 buf[i] = buf[i] + (w1 * p[j1] + w2 * p[j2] + w3 * p[j3] + w4 * p[j4])
@@ -252,18 +267,24 @@ def align(const floating[:, :, :, ::1] x,   # IN  (N, C, H, W) or (N, H, W, C)
           const floating[::1] wylo, const floating[::1] wyhi,  # IN
           const intp[::1] xlo, const intp[::1] xhi,            # IN  x table
           const floating[::1] wxlo, const floating[::1] wxhi,  # IN
-          intp ph_n, intp pw_n, bint channels_last, int fuse, int nthreads):
-    """out = combine(mean of the bilinear samples of every bin, out), per ``fuse``.
+          intp ph_n, intp pw_n,
+          const intp[::1] order,            # IN  the boxes to pool, of images first..
+          intp first,                       # IN  the image x[0] is
+          bint channels_last, int fuse, int nthreads):
+    """out[k] = combine(mean of the bilinear samples of every bin, out[k]), per
+    ``fuse``, for the boxes k in order; box k reads x[batch[k] - first].
 
     Invalid samples contribute 0; a bin without samples gives 0.  The divisor
     is the full grid, valid or not.  Planes go a block of CBLOCK channels of one
-    box at a time; channels last, a bin at a time over all channels (_add_bin).
+    box at a time (_add_bin); channels last, a bin at a time over all channels
+    (_roi.h's nd_bin_align, which also divides and combines).
     """
-    cdef intp nk = batch.shape[0]
+    cdef int simd = SIMD
+    cdef intp nk = order.shape[0]
     cdef intp nc = out.shape[3] if channels_last else out.shape[1]
     cdef intp hw = x.shape[2] * x.shape[3]
     cdef intp nblocks = (nc + CBLOCK - 1) // CBLOCK
-    cdef intp u, k, c0, cn, b, ph, pw, i
+    cdef intp u, k, c0, cn, b, ph, pw, i, ry, rx
     cdef floating count
     cdef floating* o
     cdef floating* buf
@@ -272,10 +293,10 @@ def align(const floating[:, :, :, ::1] x,   # IN  (N, C, H, W) or (N, H, W, C)
         with nogil, parallel(num_threads=nthreads):
             buf = <floating*>malloc(CBLOCK * sizeof(floating))
             for u in prange(nk * nblocks, schedule="dynamic", chunksize=2):
-                k = u // nblocks
-                c0 = (u - k * nblocks) * CBLOCK
+                k = order[u // nblocks]
+                c0 = u % nblocks * CBLOCK
                 cn = min(CBLOCK, nc - c0)
-                b = batch[k]
+                b = batch[k] - first
                 plane = &x[b, c0, 0, 0]
                 count = <floating>(gh[k] * gw[k]) if gh[k] * gw[k] > 0 else 1
                 for ph in range(ph_n):
@@ -290,24 +311,28 @@ def align(const floating[:, :, :, ::1] x,   # IN  (N, C, H, W) or (N, H, W, C)
                                                              out[k, c0 + i, ph, pw], fuse)
             free(buf)
         return
-    with nogil, parallel(num_threads=nthreads):
-        buf = <floating*>malloc(nc * sizeof(floating))
-        for u in prange(nk * ph_n * pw_n, schedule="dynamic", chunksize=4):
-            k = u // (ph_n * pw_n)
-            ph = (u // pw_n) % ph_n
-            pw = u % pw_n
-            b = batch[k]
-            count = <floating>(gh[k] * gw[k]) if gh[k] * gw[k] > 0 else 1
+    for u in prange(nk * ph_n * pw_n, schedule="dynamic", chunksize=4, nogil=True,
+                    num_threads=nthreads):
+        k = order[u // (ph_n * pw_n)]
+        ph = (u // pw_n) % ph_n
+        pw = u % pw_n
+        b = batch[k] - first
+        o = &out[k, ph, pw, 0]
+        if gh[k] == 0 or gw[k] == 0:
             for i in range(nc):
-                buf[i] = 0
-            # the channel stride a literal 1, so that the channel loop vectorises
-            _add_bin(&x[b, 0, 0, 0], 1, nc, x.shape[2], nc, buf, gh[k], gw[k],
-                     yfirst[k] + ph * gh[k], xfirst[k] + pw * gw[k],
-                     ylo, yhi, wylo, wyhi, xlo, xhi, wxlo, wxhi)
-            o = &out[k, ph, pw, 0]
-            for i in range(nc):
-                o[i] = combine(buf[i] / count, o[i], fuse)
-        free(buf)
+                o[i] = combine(<floating>0, o[i], fuse)
+            continue
+        ry = yfirst[k] + ph * gh[k]
+        rx = xfirst[k] + pw * gw[k]
+        count = <floating>(gh[k] * gw[k])
+        if floating is float:     # _roi.h: the bin's samples over all channels, fused
+            nd_bin_align_f32(simd, &x[b, 0, 0, 0], nc, x.shape[2], gh[k], gw[k],
+                             &ylo[ry], &yhi[ry], &wylo[ry], &wyhi[ry],
+                             &xlo[rx], &xhi[rx], &wxlo[rx], &wxhi[rx], count, fuse, o, nc)
+        else:
+            nd_bin_align_f64(simd, &x[b, 0, 0, 0], nc, x.shape[2], gh[k], gw[k],
+                             &ylo[ry], &yhi[ry], &wylo[ry], &wyhi[ry],
+                             &xlo[rx], &xhi[rx], &wxlo[rx], &wxhi[rx], count, fuse, o, nc)
 
 
 # ---- layout ------------------------------------------------------------------------
@@ -315,26 +340,38 @@ def align(const floating[:, :, :, ::1] x,   # IN  (N, C, H, W) or (N, H, W, C)
 def transpose(const floating[:, :, ::1] x,   # IN  (B, R, S)
               floating[:, :, ::1] y,         # OUT (B, S, R)
               int nthreads):
-    """y[b] = x[b].T, one TILE x TILE tile at a time through a buffer in L1.
+    """y[b] = x[b].T, one tile at a time.
 
-    NCHW -> NHWC is (N, C, H*W) -> (N, H*W, C), and back the same way.  A tile
-    is read as TILE runs of x's rows and written as TILE runs of y's rows, each
-    run whole and at once: a column walk across rows whose stride is a multiple
-    of 4 KiB (an image of 64 x 64 or 128 x 128 floats) would map every row to
-    the same cache set, and its lines would be evicted before their next use.
+    NCHW -> NHWC is (N, C, H*W) -> (N, H*W, C), and back the same way.  Where
+    the machine has AVX (SIMD >= 1), _roi.h moves ATILE_R x ATILE_S tiles
+    (rows by columns of x) in blocks of 8 x 8 floats (4 x 4 doubles) through
+    registers.  Otherwise a
+    TILE x TILE tile goes through a buffer in L1: it is read as TILE runs of x's
+    rows and written as TILE runs of y's rows, each run whole and at once (a
+    column walk across rows whose stride is a multiple of 4 KiB, an image of
+    64 x 64 or 128 x 128 floats, would map every row to the same cache set, and
+    its lines would be evicted before their next use).
     """
+    cdef bint avx = SIMD >= 1
+    cdef intp t = ATILE_R if avx else TILE, t2 = ATILE_S if avx else TILE
     cdef intp nb = x.shape[0], nr = x.shape[1], ns = x.shape[2]
-    cdef intp tr = (nr + TILE - 1) // TILE, ts = (ns + TILE - 1) // TILE
+    cdef intp tr = (nr + t - 1) // t, ts = (ns + t2 - 1) // t2
     cdef intp u, b, r0, s0, r, s, r1, s1
     cdef floating* buf
     with nogil, parallel(num_threads=nthreads):
         buf = <floating*>malloc(TILE * TILE * sizeof(floating))
         for u in prange(nb * tr * ts, schedule="static"):
             b = u // (tr * ts)
-            r0 = (u // ts) % tr * TILE
-            s0 = u % ts * TILE
-            r1 = min(r0 + TILE, nr)
-            s1 = min(s0 + TILE, ns)
+            r0 = (u // ts) % tr * t
+            s0 = u % ts * t2
+            r1 = min(r0 + t, nr)
+            s1 = min(s0 + t2, ns)
+            if avx:
+                if floating is float:
+                    nd_transpose_tile_f32(&x[b, 0, 0], &y[b, 0, 0], nr, ns, r0, r1, s0, s1)
+                else:
+                    nd_transpose_tile_f64(&x[b, 0, 0], &y[b, 0, 0], nr, ns, r0, r1, s0, s1)
+                continue
             for r in range(r0, r1):
                 for s in range(s0, s1):
                     buf[(s - s0) * TILE + (r - r0)] = x[b, r, s]
