@@ -6,6 +6,10 @@ box arithmetic follows torchvision's CPU kernels (``torchvision.ops.roi_pool``,
 ``roi_align``) in the map's float type.  Validation and planning (bin bounds,
 sampling grids, the layout the kernels run in) happen here; the kernels in
 ``_kernels/roi.pyx`` only interpolate, sum, compare and transpose.
+
+A channels-first map is pooled one image at a time from a channels-last copy
+of it in a scratch image; each thread that calls these functions keeps that
+scratch (up to 16 MiB) between calls, so that its pages are mapped once.
 """
 from __future__ import annotations
 
