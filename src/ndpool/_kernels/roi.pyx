@@ -149,12 +149,12 @@ def roi_max(const floating[:, :, :, ::1] x,    # IN  (N, C, H, W) or (N, H, W, C
                 k = order[u // (ph_n * pw_n)]
                 ph = (u // pw_n) % ph_n
                 pw = u % pw_n
-                b = batch[k] - first
                 o = &out[k, ph, pw, 0]
                 if he[k, ph] <= hs[k, ph] or we[k, pw] <= ws[k, pw]:
                     for i in range(nc):
                         o[i] = 0
                     continue
+                b = batch[k] - first
                 p = &x[b, hs[k, ph], ws[k, pw], 0]
                 if floating is float:      # _roi.h: the bin over all channels
                     nd_bin_max_f32(simd, p, x.shape[2] * nc, nc, he[k, ph] - hs[k, ph],
