@@ -6,6 +6,7 @@ off, both layouts, every dtype class; exact hand-computed values; NaN; errors.
 """
 
 import io
+import types
 
 import numpy as np
 import pytest
@@ -200,6 +201,17 @@ def at_each_simd_level(call):
     return results
 
 
+def poisoned_numpy():
+    """numpy for roi.py, but ``empty`` fills its arrays with 0xFF bytes (NaN in every
+    float type), so that an output element no kernel writes cannot pass for the right
+    value left behind by an earlier call."""
+    def empty(shape, dtype=float, *args, **kwargs):
+        a = np.empty(shape, dtype, *args, **kwargs)
+        a.view(np.uint8)[...] = 0xFF
+        return a
+    return types.SimpleNamespace(**{**vars(np), "empty": empty})
+
+
 # channel counts around the vector blocks of every variant: blocks of four vectors
 # (16, 32 or 64 float32; 8, 16 or 32 float64), of one vector, and single channels
 WIDE = [5, 8, 12, 16, 17, 31, 32, 33, 64, 71, 80]
@@ -208,14 +220,16 @@ WIDE = [5, 8, 12, 16, 17, 31, 32, 33, 64, 71, 80]
 @examples(40)
 @given(data=st.data(), dtype=st.sampled_from([np.float32, np.float64]),
        transposed=st.booleans(), sampling_ratio=st.sampled_from([-1, 2]),
-       aligned=st.booleans(), method=st.sampled_from(["max", "sum"]))
+       aligned=st.booleans(), method=st.sampled_from(["max", "sum"]),
+       group=st.sampled_from([1, 2, None]))
 def test_wide_channels_match_the_reference_in_every_simd_variant(
-        data, dtype, transposed, sampling_ratio, aligned, method):
+        data, dtype, transposed, sampling_ratio, aligned, method, group):
     """Maps of 5 to 80 channels (every vector block of every variant of _roi.h's bin
     loops) with NaN and infinities among the values: each variant the machine runs
     gives the same bits, and they match the reference.  Channels-first maps go
-    through the per-image transposes (``transposed``) or the planes' loops; the
-    boxes come in any image order, and some images have none."""
+    through the transposes of groups of images (``group`` images of the first
+    level at a time, or the default's all) or the planes' loops; the boxes come
+    in any image order, and some images (and groups) have none."""
     native = ndpool.show_config(file=io.StringIO())["native_build"]
     c = data.draw(st.sampled_from(WIDE))
     x = data.draw(maps(dtype, data.draw(st.integers(1, 3)), c))
@@ -242,6 +256,9 @@ def test_wide_channels_match_the_reference_in_every_simd_variant(
     ]
     with pytest.MonkeyPatch.context() as mp, np.errstate(invalid="ignore"):
         mp.setattr(roi, "_run_channels_last", lambda last, *_: last or transposed)
+        mp.setattr(roi, "np", poisoned_numpy())
+        if group:
+            mp.setattr(roi, "_GROUP_BYTES", group * c * h * w * x.itemsize)
         for call, reference in calls:
             got = at_each_simd_level(call)
             for other in got[1:]:
@@ -250,6 +267,36 @@ def test_wide_channels_match_the_reference_in_every_simd_variant(
             check(got[0], want, dtype, last)
             if not native:       # the reference's operations in its order: the same bits
                 np.testing.assert_array_equal(got[0], layout(want, last))
+
+
+@pytest.mark.parametrize("group", [1, 2, 3, None])
+@pytest.mark.parametrize("fn", ["roi_pool", "roi_align", "adaptive_feature_pool"])
+def test_groups_of_images_pool_every_box_once(group, fn):
+    """A channels-first map of five images goes through its transposes ``group``
+    images at a time (or all at once): boxes on images 0, 2 and 3 in mixed order,
+    images 1 and 4 (and so some groups) without boxes, every output written (the
+    outputs start as NaN) and equal to the reference's."""
+    x = np.random.default_rng(group or 0).standard_normal((5, 16, 6, 7))
+    rois = np.array([[3, 0, 0, 6, 5], [0, 1, 1, 3, 4], [2, 2, 0, 6, 2], [0, 0, 2, 5, 5],
+                     [3, 4, 3, 5, 4]], np.float64)
+    calls = {
+        "roi_pool": (lambda: ndpool.roi_pool(x, rois, 2),
+                     lambda: ref.roi_pool(x, rois, 2, 2, 1.0)),
+        "roi_align": (lambda: ndpool.roi_align(x, rois, 2, sampling_ratio=2),
+                      lambda: ref.roi_align(x, rois, 2, 2, 1.0, 2, False)),
+        "adaptive_feature_pool": (
+            lambda: ndpool.adaptive_feature_pool([x, x[..., ::2, ::2]], rois, 2, "sum",
+                                                 spatial_scale=[1, 0.5]),
+            lambda: ref.adaptive_feature_pool([x, x[..., ::2, ::2].copy()], rois, 2, 2,
+                                              [1, 0.5], "sum", -1, False))}
+    call, reference = calls[fn]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(roi, "_run_channels_last", lambda last, *_: True)
+        mp.setattr(roi, "np", poisoned_numpy())
+        if group:
+            mp.setattr(roi, "_GROUP_BYTES", group * x[0].nbytes)
+        got = call()
+    np.testing.assert_array_equal(got, reference())
 
 
 @pytest.mark.parametrize("shape", [(1, 1, 1), (2, 9, 5), (1, 32, 32), (3, 33, 65),
