@@ -19,7 +19,7 @@ match torchvision's CPU kernel operation for operation.
 Channels-first work is split over (box, block of CBLOCK channels), each
 sample's geometry computed once per block; channels-last over (box, bin),
 with the channels as the unit-stride inner loop (several times faster, so the
-facade may ``transpose`` a channels-first map, one image at a time, and run it
+facade may ``transpose`` a channels-first map, a few images at a time, and run it
 channels-last: ``order`` and ``first`` then name the boxes of the images the
 map holds).  Those bin loops are _roi.h's, built for AVX-512, AVX2 and the
 baseline and picked by SIMD.  Each
