@@ -13,6 +13,7 @@ def test_show_config(capsys):
     printed = capsys.readouterr().out
     assert cfg["version"] == ndpool.__version__ in printed
     assert "openmp" in printed and cfg["threads"] >= 1
+    assert f"native build: {'yes' if cfg['native_build'] else 'no'}" in printed
 
 
 @pytest.mark.skipif(os.environ.get("NDPOOL_NO_OPENMP") == "1",

@@ -24,7 +24,8 @@ def config():
 
 
 def show_config(file=None):
-    """Print ndpool's version, whether OpenMP is on, and the thread count.
+    """Print ndpool's version, whether OpenMP is on, the thread count, and whether
+    the kernels were built with bounds checks (debug) or for this machine (native).
 
     Returns the same information as a dict.  A build without OpenMP runs every
     kernel on one core; it is reported here in capitals so nobody misses it.
@@ -39,6 +40,7 @@ def show_config(file=None):
              f"  openmp      : {'yes' if cfg['openmp'] else 'NO (serial kernels)'}",
              f"  threads     : {cfg['threads']} (workers=None uses this many)",
              f"  debug build : {'yes (bounds checks on)' if cfg['debug_build'] else 'no'}",
+             f"  native build: {'yes (-march=native)' if cfg['native_build'] else 'no'}",
              f"  numpy       : {cfg['numpy']}",
              f"  python      : {cfg['python']}"]
     print("\n".join(lines), file=file or sys.stdout)

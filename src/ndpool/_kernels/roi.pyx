@@ -212,7 +212,7 @@ def align_axis(const floating[::1] start,   # IN  (K,) box start on this axis, s
                 wlo[r] = <floating>(1.0 - frac)
 
 
-cdef inline void _add_bin(const floating* base, intp cstride, intp pstride, intp w_n,
+cdef inline void _add_bin(const floating* base, intp cstride, intp w_n,
                           intp cn, floating* buf, intp ny, intp nx, intp ry0, intp rx0,
                           const intp[::1] ylo, const intp[::1] yhi,
                           const floating[::1] wylo, const floating[::1] wyhi,
@@ -221,9 +221,9 @@ cdef inline void _add_bin(const floating* base, intp cstride, intp pstride, intp
     """buf[i] += every valid bilinear sample of one bin, for the channels i < cn.
     The bin's grid is ny x nx samples, rows ry0.. of the y table and rx0.. of the
     x table (align_axis); an invalid sample (a negative low index) adds nothing.
-    Channel i of pixel (y, x) is base[i * cstride + (y * w_n + x) * pstride]: the
-    planes' loop (cstride H * W, pstride 1); channels last, _roi.h's nd_bin_align
-    does the same operations in the same order over all channels at once."""
+    Channel i of pixel (y, x) is base[i * cstride + y * w_n + x]: planes, cstride
+    H * W apart (channels last, _roi.h's nd_bin_align does the same operations in
+    the same order over all channels at once)."""
     cdef intp iy, ix, ry, rx, y0, y1, x0, x1, i, j1, j2, j3, j4
     cdef floating ay, by, ax, bx, w1, w2, w3, w4
     cdef const floating* p
@@ -247,10 +247,10 @@ cdef inline void _add_bin(const floating* base, intp cstride, intp pstride, intp
             w2 = ay * bx
             w3 = by * ax
             w4 = by * bx
-            j1 = (y0 * w_n + x0) * pstride
-            j2 = (y0 * w_n + x1) * pstride
-            j3 = (y1 * w_n + x0) * pstride
-            j4 = (y1 * w_n + x1) * pstride
+            j1 = y0 * w_n + x0
+            j2 = y0 * w_n + x1
+            j3 = y1 * w_n + x0
+            j4 = y1 * w_n + x1
             for i in range(cn):
                 p = base + i * cstride
                 buf[i] = buf[i] + (w1 * p[j1] + w2 * p[j2] + w3 * p[j3] + w4 * p[j4])
@@ -303,7 +303,7 @@ def align(const floating[:, :, :, ::1] x,   # IN  (N, C, H, W) or (N, H, W, C)
                     for pw in range(pw_n):
                         for i in range(cn):
                             buf[i] = 0
-                        _add_bin(plane, hw, 1, x.shape[3], cn, buf, gh[k], gw[k],
+                        _add_bin(plane, hw, x.shape[3], cn, buf, gh[k], gw[k],
                                  yfirst[k] + ph * gh[k], xfirst[k] + pw * gw[k],
                                  ylo, yhi, wylo, wyhi, xlo, xhi, wxlo, wxhi)
                         for i in range(cn):
@@ -345,12 +345,11 @@ def transpose(const floating[:, :, ::1] x,   # IN  (B, R, S)
     NCHW -> NHWC is (N, C, H*W) -> (N, H*W, C), and back the same way.  Where
     the machine has AVX (SIMD >= 1), _roi.h moves ATILE_R x ATILE_S tiles
     (rows by columns of x) in blocks of 8 x 8 floats (4 x 4 doubles) through
-    registers.  Otherwise a
-    TILE x TILE tile goes through a buffer in L1: it is read as TILE runs of x's
-    rows and written as TILE runs of y's rows, each run whole and at once (a
-    column walk across rows whose stride is a multiple of 4 KiB, an image of
-    64 x 64 or 128 x 128 floats, would map every row to the same cache set, and
-    its lines would be evicted before their next use).
+    registers.  Otherwise a TILE x TILE tile goes through a buffer in L1: it is
+    read as TILE runs of x's rows and written as TILE runs of y's rows, each run
+    whole and at once (a column walk across rows whose stride is a multiple of
+    4 KiB, an image of 64 x 64 or 128 x 128 floats, would map every row to the
+    same cache set, and its lines would be evicted before their next use).
     """
     cdef bint avx = SIMD >= 1
     cdef intp t = ATILE_R if avx else TILE, t2 = ATILE_S if avx else TILE
