@@ -18,6 +18,7 @@ import ndpool.roi as roi
 import reference_roi as ref
 from guarded import guarded
 from hyp import examples
+from switches import under_each
 from ndpool._kernels import roi as kernels
 
 FLOATS = [np.float16, np.float32, np.float64]
@@ -191,14 +192,7 @@ def simd_levels():
 
 def at_each_simd_level(call):
     """call() with every variant of _roi.h's loops the machine has; the results."""
-    results = []
-    try:
-        for level in simd_levels():
-            kernels.SIMD = level
-            results.append(call())
-    finally:
-        kernels.SIMD = kernels.SIMD_MAX
-    return results
+    return under_each(kernels, "SIMD", simd_levels(), call)
 
 
 def poisoned_numpy():

@@ -9,6 +9,7 @@ import ndpool
 from ndpool._kernels import window
 from guarded import guarded as _guarded  # noqa: E402
 from hyp import examples  # noqa: E402
+from switches import machine_settings, under_each  # noqa: E402
 from reference import plan_axis, reference_pool, reference_unpool
 
 
@@ -383,17 +384,16 @@ def _extrema_through_each_loop(flag, x, pooled, args):
     (window.pyx's own loop) and, where the machine has the instructions, True.  The
     flag is put back whatever happens, and x must come out unchanged."""
     before = x.copy()
-    saved = getattr(window, flag)
-    try:
-        for setting in sorted({False, saved}):
-            setattr(window, flag, setting)
-            for method in ("max", "min"):
-                got = FUNCS[method](x, **args, channel_axis=-1)
-                want = reference_pool(x, method, **args, axes=pooled)
-                assert got.dtype == want.dtype, (method, setting)
-                assert got.tobytes() == want.tobytes(), (method, setting)
-    finally:
-        setattr(window, flag, saved)
+
+    def extrema():
+        return [FUNCS[method](x, **args, channel_axis=-1) for method in ("max", "min")]
+
+    settings = machine_settings(window, flag)
+    for setting, got in zip(settings, under_each(window, flag, settings, extrema)):
+        for method, y in zip(("max", "min"), got):
+            want = reference_pool(x, method, **args, axes=pooled)
+            assert y.dtype == want.dtype, (method, setting)
+            assert y.tobytes() == want.tobytes(), (method, setting)
     assert x.tobytes() == before.tobytes()
 
 
@@ -511,6 +511,60 @@ def test_folded_pair_means_equal_the_reference(data):
     want = reference_pool(x, "avg", **args, axes=pooled)
     assert got.dtype == want.dtype and got.tobytes() == want.tobytes()
     np.testing.assert_array_equal(x, before)
+
+
+@examples(60)
+@given(data=st.data())
+def test_byte_pair_means_equal_the_reference(data):
+    """Means of one-byte pixels of 1 to 5 elements over windows of two pixels along W
+    at stride 2 and 2 or 4 rows, into float64, with rows long enough for several of
+    _pairs.h's steps (64 bytes of each row, then the last windows one at a time;
+    taken for 1 to 4 elements and two rows when every window along W is whole and
+    the divisor a power of two, on machines with AVX-512BW), and the same through
+    the fold and pair pass, which those machines otherwise skip there.  Padding,
+    ceil_mode, count_include_pad and divisor_override make the cases each path
+    leaves to the other.  Exact sums, one rounding: bit for bit."""
+    x, pooled, args = _pixel_pair_case(data, [np.int8, np.uint8], (1, 5), (2, 300))
+    args["count_include_pad"] = data.draw(st.booleans(), label="count_include_pad")
+    args["divisor_override"] = data.draw(st.sampled_from([None, None, None, 3, 8]),
+                                         label="divisor_override")
+    before = x.copy()
+    want = reference_pool(x, "avg", **args, axes=pooled)
+    for got in under_each(window, "PAIRS_MEAN_BW", machine_settings(window, "PAIRS_MEAN_BW"),
+                          lambda: ndpool.avg_pool(x, **args, axes=pooled)):
+        assert got.dtype == want.dtype and got.tobytes() == want.tobytes()
+    assert x.tobytes() == before.tobytes()
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8])
+@pytest.mark.parametrize("channels", [1, 2, 3, 4])
+@pytest.mark.parametrize("kernel", [(1, 2, 2), (2, 1, 2)], ids=["HxW", "DxW"])
+@pytest.mark.parametrize("width", [2, 14, 20, 28, 30, 56, 62, 64, 66, 1001])
+def test_byte_pair_means_stay_inside_their_rows(dtype, channels, kernel, width):
+    # 2 x 2 means (H x W, or D x W) of a (1, 2, 2, width, channels) volume whose last
+    # row, and the float64 output's last element, each end a page before an
+    # unreadable one.  _pairs.h's mean steps read 64 bytes of each row only while
+    # that many are left in it, and store only their windows' outputs: a read or
+    # write past either end would fault, not pass.  The widths leave 7 to 31 bytes
+    # of windows after the whole steps (steps of 32, 16, 8 and 8 pixels for 1 to 4
+    # channels), or none, and 1001 a pixel over.  Against the reference, bit for
+    # bit, through both settings of the switch.
+    info = np.iinfo(dtype)
+    values = np.random.default_rng(width * channels).integers(
+        info.min, info.max, (1, 2, 2, width, channels), dtype=dtype, endpoint=True)
+    xb, xbuf = _guarded(values.nbytes)
+    x = xb.view(dtype).reshape(values.shape)
+    x[...] = values
+    shape = (1, 2 // kernel[0], 2 // kernel[1], width // 2, channels)
+    yb, ybuf = _guarded(int(np.prod(shape)) * 8)
+    y = yb.view(np.float64).reshape(shape)
+    want = reference_pool(x, "avg", kernel_size=kernel, axes=(1, 2, 3))
+    for got in under_each(window, "PAIRS_MEAN_BW", machine_settings(window, "PAIRS_MEAN_BW"),
+                          lambda: ndpool.avg_pool(x, kernel, axes=(1, 2, 3), out=y)):
+        assert got is y and got.tobytes() == want.tobytes()
+    del x, xb, y, yb, got
+    xbuf.close()
+    ybuf.close()
 
 
 @examples(60)
