@@ -22,11 +22,10 @@
  * image: 2.0 ms).
  *
  * The order of the picks is not the windows' tap order, which integers do not
- * mind.  nd_pairs_vbmi() says whether the machine (and its operating system,
- * which must save the AVX-512 registers) runs these; where it does not, or the
- * compiler is not GCC or Clang on x86, the callers keep window.pyx's own pass
- * (_ext_pairs), which tests also force on this path's machines (window.pyx's
- * PAIRS_VBMI).
+ * mind.  window.pyx runs these where the machine has AVX-512BW and VBMI
+ * (_cpu.h); elsewhere, or when the compiler is not GCC or Clang on x86, it keeps
+ * its own pass (_ext_pairs), which tests also force on this path's machines
+ * (window.pyx's PAIRS_VBMI).
  */
 #ifndef NDPOOL_PAIRS_H
 #define NDPOOL_PAIRS_H
@@ -37,11 +36,14 @@
 #include <immintrin.h>
 
 /* nd_pairs_index[inner][0 or 1][k]: the byte of the two rows' 128 that output byte
- * k takes, from a window's first (0) or second (1) pixel; set by nd_pairs_vbmi(),
+ * k takes, from a window's first (0) or second (1) pixel; set by nd_pairs_init(),
  * which window.pyx calls once, when it is imported */
 static uint8_t nd_pairs_index[17][2][64];
+/* nd_pairs_mean_index[inner][0 or 1][k]: the same for the means below, in 16-bit
+ * elements of the two rows' 64 (k < P inner; the rest 0) */
+static uint16_t nd_pairs_mean_index[5][2][32];
 
-static int nd_pairs_vbmi(void)
+static void nd_pairs_init(void)
 {
     intptr_t inner, ow, i, k;
     for (inner = 2; inner <= 16; inner++) {
@@ -52,8 +54,14 @@ static int nd_pairs_vbmi(void)
             }
         }
     }
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512vbmi") && __builtin_cpu_supports("avx512bw");
+    for (inner = 1; inner <= 4; inner++) {
+        for (ow = 0, k = 0; ow < 8 * (4 / inner); ow++) {
+            for (i = 0; i < inner; i++, k++) {
+                nd_pairs_mean_index[inner][0][k] = (uint16_t)(2 * ow * inner + i);
+                nd_pairs_mean_index[inner][1][k] = (uint16_t)(2 * ow * inner + inner + i);
+            }
+        }
+    }
 }
 
 #define ND_PAIRS(NAME, T, PICK, PICK256)                                                        \
@@ -106,9 +114,9 @@ ND_PAIRS(nd_pairs_min_i8, int8_t, _mm512_min_epi8, _mm256_min_epi8)
 
 #else
 
-static int nd_pairs_vbmi(void) { return 0; }
+static void nd_pairs_init(void) {}
 
-/* never called: nd_pairs_vbmi() is 0 */
+/* never called: window.pyx's PAIRS_VBMI and PAIRS_MEAN_BW are False */
 #define ND_PAIRS(NAME, T)                                                             \
 static void NAME(const T* a, const T* b, T* y, intptr_t inner, intptr_t count)        \
 { (void)a; (void)b; (void)y; (void)inner; (void)count; }
@@ -144,30 +152,10 @@ ND_PAIRS(nd_pairs_min_i8, int8_t)
  * 96 MiB output alone: 2.3-2.7 ms; into a fresh output, whose pages fault on the
  * first write: 8.0-9.0 against 13.0-13.7 ms).  Storing past the cache
  * (non-temporal stores) gained nothing.
- * nd_pairs_bw() says whether the machine and its operating system run these
- * (window.pyx's PAIRS_MEAN_BW).
+ * window.pyx runs these where the machine has AVX-512F and BW (_cpu.h;
+ * window.pyx's PAIRS_MEAN_BW).
  */
 #if defined(__GNUC__) && defined(__x86_64__)
-
-/* nd_pairs_mean_index[inner][0 or 1][k]: the 16-bit element of the two rows' 64
- * that output element k takes, from a window's first (0) or second (1) pixel
- * (k < P inner; the rest 0); set by nd_pairs_bw(), which window.pyx calls once */
-static uint16_t nd_pairs_mean_index[5][2][32];
-
-static int nd_pairs_bw(void)
-{
-    intptr_t inner, ow, i, k;
-    for (inner = 1; inner <= 4; inner++) {
-        for (ow = 0, k = 0; ow < 8 * (4 / inner); ow++) {
-            for (i = 0; i < inner; i++, k++) {
-                nd_pairs_mean_index[inner][0][k] = (uint16_t)(2 * ow * inner + i);
-                nd_pairs_mean_index[inner][1][k] = (uint16_t)(2 * ow * inner + inner + i);
-            }
-        }
-    }
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
-}
 
 #define ND_PAIRS_MEAN(NAME, T, WIDEN8, WIDEN16)                                         \
 __attribute__((target("avx2,avx512f,avx512bw")))                                      \
@@ -213,9 +201,7 @@ ND_PAIRS_MEAN(nd_pairs_mean_i8, int8_t, _mm512_cvtepi8_epi16, _mm512_cvtepi16_ep
 
 #else
 
-static int nd_pairs_bw(void) { return 0; }
-
-/* never called: nd_pairs_bw() is 0 */
+/* never called: window.pyx's PAIRS_MEAN_BW is False */
 #define ND_PAIRS_MEAN(NAME, T)                                                        \
 static void NAME(const T* a, const T* b, double* y, intptr_t inner, intptr_t count,   \
                  double rdiv)                                                         \

@@ -23,10 +23,9 @@
  * were slower than window.pyx's loop (3 channels: 17.6 against 11.6 ms; 8: 10.1
  * against 5.6 ms), so the callers keep that loop for them.
  *
- * nd_quads_avx512() says whether the machine and its operating system run these;
- * where they do not, or the compiler is not GCC or Clang on x86, the callers keep
- * window.pyx's loop, which the tests also force on AVX-512 machines (window.pyx's
- * QUADS_AVX512).
+ * window.pyx runs these where the machine has AVX-512F (_cpu.h); elsewhere, or
+ * when the compiler is not GCC or Clang on x86, it keeps its own loop, which the
+ * tests also force on AVX-512 machines (window.pyx's QUADS_AVX512).
  */
 #ifndef NDPOOL_QUADS_H
 #define NDPOOL_QUADS_H
@@ -35,12 +34,6 @@
 
 #if defined(__GNUC__) && defined(__x86_64__)
 #include <immintrin.h>
-
-static int nd_quads_avx512(void)
-{
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f");
-}
 
 /* pick(v, best): the vector max (or min) takes best where v is not beyond it,
  * NaN included; then v's own NaNs */
@@ -97,9 +90,7 @@ ND_QUADS(nd_quads_min_f64, double, __m512d, __mmask8, 8, pd, min)
 
 #else
 
-static int nd_quads_avx512(void) { return 0; }
-
-/* never called: nd_quads_avx512() is 0 */
+/* never called: window.pyx's QUADS_AVX512 is False */
 #define ND_QUADS(NAME, T)                                                             \
 static void NAME(const T* x0, const T* x1, T* y, intptr_t inner, intptr_t wlo,        \
                  intptr_t whi, intptr_t wstride, intptr_t woff, intptr_t d)           \

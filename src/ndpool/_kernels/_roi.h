@@ -175,18 +175,10 @@ ND_ROI(__attribute__((target("avx2"))), avx2, double, f64, nd_v32_f64, nd_m32_f6
 ND_ROI(__attribute__((target("avx512f"))), avx512, float, f32, nd_v64_f32, nd_m64_f32, 16)
 ND_ROI(__attribute__((target("avx512f"))), avx512, double, f64, nd_v64_f64, nd_m64_f64, 8)
 
-/* The best variant the machine and its operating system run: 2 AVX-512F, 1 AVX2
- * (and AVX, for the transpose), 0 neither. */
-static int nd_roi_simd(void)
-{
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") ? 2 : __builtin_cpu_supports("avx2") ? 1 : 0;
-}
 #define ND_PICK_VARIANT(simd, NAME, ...)                                                \
     ((simd) >= 2 ? NAME##_avx512(__VA_ARGS__)                                           \
      : (simd) == 1 ? NAME##_avx2(__VA_ARGS__) : NAME##_base(__VA_ARGS__))
 #else
-static int nd_roi_simd(void) { return 0; }
 #define ND_PICK_VARIANT(simd, NAME, ...) NAME##_base(__VA_ARGS__)
 #endif
 
@@ -201,7 +193,8 @@ static int nd_roi_simd(void) { return 0; }
  *   (align_axis) from the pointers on; a sample whose low index is negative adds
  *   nothing, the others ((w1 p1 + w2 p2) + w3 p3) + w4 p4.  Pixel (y, x) starts
  *   at base + (y * w_n + x) * ps; n channels.
- * simd picks the variant: 0, 1 or 2 as nd_roi_simd, never above what it returns. */
+ * simd picks the variant: 2 AVX-512F, 1 AVX2, 0 the baseline (roi.pyx's SIMD, never
+ * above what the machine runs: its SIMD_MAX, from _cpu.h). */
 static void nd_bin_max_f32(int simd, ND_MAX_ARGS(float))
 {
     ND_PICK_VARIANT(simd, nd_bin_max_f32, p, rs, ps, nh, nw, o, n);
@@ -243,7 +236,7 @@ static void nd_bin_align_f64(int simd, ND_ALIGN_ARGS(double))
  * was evicted before its second block was read, and that order took 3.4 ms for
  * one image where this one takes 1.0 (both per eight images).
  *
- * roi.pyx runs these where nd_roi_simd() is 1 or more (AVX2 implies AVX), and its
+ * roi.pyx runs these where its SIMD is 1 or more (AVX2 implies AVX), and its
  * own loop elsewhere or when the tests ask for it (its SIMD set to 0).
  */
 #if defined(__GNUC__) && defined(__x86_64__)
@@ -314,7 +307,7 @@ ND_TRANSPOSE(float, f32, 8)
 ND_TRANSPOSE(double, f64, 4)
 
 #else
-/* never called: nd_roi_simd() is 0, and roi.pyx keeps its own loop */
+/* never called: roi.pyx's SIMD_MAX is 0, and it keeps its own loop */
 static void nd_transpose_tile_f32(const float* x, float* y, intptr_t R, intptr_t S,
                                   intptr_t r0, intptr_t r1, intptr_t s0, intptr_t s1) {}
 static void nd_transpose_tile_f64(const double* x, double* y, intptr_t R, intptr_t S,

@@ -34,8 +34,13 @@ from libc.stdlib cimport free, malloc
 
 ctypedef Py_ssize_t intp
 
+cdef extern from "_cpu.h" nogil:
+    int nd_cpu_features()
+    enum:
+        ND_AVX2
+        ND_AVX512F
+
 cdef extern from "_roi.h" nogil:
-    int nd_roi_simd()
     void nd_bin_max_f32(int simd, const float* p, intp rs, intp ps, intp nh, intp nw,
                         float* o, intp n)
     void nd_bin_max_f64(int simd, const double* p, intp rs, intp ps, intp nh, intp nw,
@@ -58,7 +63,8 @@ cdef extern from "_roi.h" nogil:
 # The instruction sets _roi.h's loops use: 2 AVX-512F, 1 AVX2 (the transpose's AVX
 # blocks from 1 on), 0 the baseline (and roi.pyx's own transpose).  SIMD_MAX is
 # what the machine runs; tests lower SIMD to check every variant it has.
-SIMD_MAX = nd_roi_simd()
+cdef int CPU = nd_cpu_features()
+SIMD_MAX = 2 if CPU & ND_AVX512F else 1 if CPU & ND_AVX2 else 0
 SIMD = SIMD_MAX
 
 cdef enum:

@@ -382,13 +382,24 @@ cdef extern from "_mean.h" nogil:
                            intp woff, double rdiv)
 
 
+cdef extern from "_cpu.h" nogil:
+    int nd_cpu_features()
+    enum:
+        ND_AVX512F
+        ND_AVX512BW
+        ND_AVX512VBMI
+
+# The instruction sets the machine runs (_cpu.h), asked once: the switches below
+# pick the loops that use them.
+cdef int CPU = nd_cpu_features()
+
+
 cdef extern from "_pairs.h" nogil:
-    int nd_pairs_vbmi()
+    void nd_pairs_init()
     void nd_pairs_max_u8(const uint8_t* a, const uint8_t* b, uint8_t* y, intp inner, intp count)
     void nd_pairs_min_u8(const uint8_t* a, const uint8_t* b, uint8_t* y, intp inner, intp count)
     void nd_pairs_max_i8(const int8_t* a, const int8_t* b, int8_t* y, intp inner, intp count)
     void nd_pairs_min_i8(const int8_t* a, const int8_t* b, int8_t* y, intp inner, intp count)
-    int nd_pairs_bw()
     void nd_pairs_mean_u8(const uint8_t* a, const uint8_t* b, double* y, intp inner,
                           intp count, double rdiv)
     void nd_pairs_mean_i8(const int8_t* a, const int8_t* b, double* y, intp inner,
@@ -399,12 +410,13 @@ cdef extern from "_pairs.h" nogil:
 # keep the Cython pass, which measured faster there (an int8 (8, 64, 256, 256)
 # max_pool, one worker: 2.2 ms, against 4.4 ms with the permutations).  Tests set it
 # False to check the Cython pass (_ext_pairs, _ext_row) on those machines too.
-PAIRS_VBMI = bool(nd_pairs_vbmi())
+nd_pairs_init()
+PAIRS_VBMI = bool(CPU & ND_AVX512BW and CPU & ND_AVX512VBMI)
 
 # Whether mean_fused takes 2 x 2 blocks of one-byte pixels (of 1 to 4 elements) into
 # float64 with _pairs.h's 16-bit permutations: on machines with AVX-512BW.  Tests set
 # it False to check the fold and pair pass (_fold_window_rows, _mean_pairs) there too.
-PAIRS_MEAN_BW = bool(nd_pairs_bw())
+PAIRS_MEAN_BW = bool(CPU & ND_AVX512F and CPU & ND_AVX512BW)
 
 
 cdef inline void _pairs_byte(const numeric* a, const numeric* b, numeric* y, intp inner,
@@ -423,7 +435,6 @@ cdef inline void _pairs_byte(const numeric* a, const numeric* b, numeric* y, int
 
 
 cdef extern from "_quads.h" nogil:
-    int nd_quads_avx512()
     void nd_quads_max_f32(const float* x0, const float* x1, float* y, intp inner, intp wlo,
                           intp whi, intp wstride, intp woff, intp d)
     void nd_quads_min_f32(const float* x0, const float* x1, float* y, intp inner, intp wlo,
@@ -436,7 +447,7 @@ cdef extern from "_quads.h" nogil:
 # Whether extremum_fused takes 2 x 2 windows of float pixels of at least 64 bytes (16
 # float32 or 8 float64 elements) with _quads.h's AVX-512 loop: on machines with
 # AVX-512F.  Tests set it False to check window.pyx's own loop (_ext_quad) there too.
-QUADS_AVX512 = bool(nd_quads_avx512())
+QUADS_AVX512 = bool(CPU & ND_AVX512F)
 
 
 cdef inline void _pairs_mean(const numeric* a, const numeric* b, real* y, intp inner,
