@@ -364,7 +364,8 @@ def transpose(const floating[:, :, ::1] x,   # IN  (B, R, S)
     cdef intp u, b, r0, s0, r, s, r1, s1
     cdef floating* buf
     with nogil, parallel(num_threads=nthreads):
-        buf = <floating*>malloc(TILE * TILE * sizeof(floating))
+        # the buffer only for the buffered loop: the AVX tiles go through registers
+        buf = NULL if avx else <floating*>malloc(TILE * TILE * sizeof(floating))
         for u in prange(nb * tr * ts, schedule="static"):
             b = u // (tr * ts)
             r0 = (u // ts) % tr * t
