@@ -18,3 +18,19 @@ def guarded(nbytes):
     del anchor                                  # (an export would keep buf from closing)
     assert libc.mprotect(base + span, page, 0) == 0, ctypes.get_errno()     # PROT_NONE
     return np.frombuffer(buf, np.uint8, nbytes, span - nbytes), buf
+
+
+def guarded_empty(shape, dtype):
+    """An uninitialised C-contiguous array that ends against an unreadable page.  Its
+    mapping is released with the array (and every view of it), like any other."""
+    dtype = np.dtype(dtype)
+    raw, _ = guarded(int(np.prod(shape)) * dtype.itemsize)
+    return raw.view(dtype).reshape(shape)
+
+
+def guarded_copy(values):
+    """A C-contiguous copy of ``values`` that ends against an unreadable page."""
+    values = np.asarray(values)
+    x = guarded_empty(values.shape, values.dtype)
+    x[...] = values
+    return x

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 import ndpool
 import ndpool.roi as roi
 import reference_roi as ref
-from guarded import guarded
+from guarded import guarded_copy, guarded_empty
 from hyp import examples
 from switches import under_each
 from ndpool._kernels import roi as kernels
@@ -320,9 +320,7 @@ def test_region_kernels_stay_inside_the_map(dtype, c):
     rng = np.random.default_rng(c)
     n, h, w = 2, 7, 9
     values = rng.standard_normal((n, h, w, c)).astype(dtype)
-    xb, xbuf = guarded(values.nbytes)
-    x = xb.view(dtype).reshape(values.shape)
-    x[...] = values
+    x = guarded_copy(values)
     rois = np.array([[1, 0, 0, w - 1, h - 1], [1, w - 3, h - 4, w + 2, h + 1],
                      [0, 2, 1, 5, 6]], np.float64)
     want_pool = ref.roi_pool(np.moveaxis(values, -1, 1), rois, 3, 3, 1.0)
@@ -332,14 +330,10 @@ def test_region_kernels_stay_inside_the_map(dtype, c):
     for got in at_each_simd_level(lambda: ndpool.roi_align(x, rois, 3, sampling_ratio=2,
                                                            channel_axis=-1)):
         check(got, want_align, dtype, True)
-    yb, ybuf = guarded(values.nbytes)
-    y = yb.view(dtype).reshape(n, c, h * w)
+    y = guarded_empty((n, c, h * w), dtype)
     for t in at_each_simd_level(lambda: kernels.transpose(x.reshape(n, h * w, c), y, 2)
                                 or y.copy()):
         np.testing.assert_array_equal(t, values.reshape(n, h * w, c).transpose(0, 2, 1))
-    del x, xb, y, yb
-    xbuf.close()
-    ybuf.close()
 
 
 # ---- exact values -------------------------------------------------------------------

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 import ndpool
 from ndpool._kernels import window
-from guarded import guarded as _guarded  # noqa: E402
+from guarded import guarded_copy, guarded_empty  # noqa: E402
 from hyp import examples  # noqa: E402
 from switches import machine_settings, under_each  # noqa: E402
 from reference import plan_axis, reference_pool, reference_unpool
@@ -414,18 +414,12 @@ def _pool_against_guard_pages(values, methods):
     (a copy of ``values``) and the ``out=`` array each ending a page before an
     unreadable one, bit for bit against the reference."""
     width, channels = values.shape[2:]
-    xb, xbuf = _guarded(values.nbytes)
-    x = xb.view(values.dtype).reshape(values.shape)
-    x[...] = values
-    yb, ybuf = _guarded(width // 2 * channels * values.itemsize)
-    y = yb.view(values.dtype).reshape(1, 1, width // 2, channels)
+    x = guarded_copy(values)
+    y = guarded_empty((1, 1, width // 2, channels), values.dtype)
     for method in methods:
         got = FUNCS[method](x, 2, axes=(1, 2), out=y)
         want = reference_pool(x, method, kernel_size=2, axes=(1, 2))
         assert got is y and got.tobytes() == want.tobytes(), method
-    del x, xb, y, yb, got
-    xbuf.close()
-    ybuf.close()
 
 
 @pytest.mark.parametrize("channels", [1, 3, 4, 5, 16])
@@ -552,19 +546,12 @@ def test_byte_pair_means_stay_inside_their_rows(dtype, channels, kernel, width):
     info = np.iinfo(dtype)
     values = np.random.default_rng(width * channels).integers(
         info.min, info.max, (1, 2, 2, width, channels), dtype=dtype, endpoint=True)
-    xb, xbuf = _guarded(values.nbytes)
-    x = xb.view(dtype).reshape(values.shape)
-    x[...] = values
-    shape = (1, 2 // kernel[0], 2 // kernel[1], width // 2, channels)
-    yb, ybuf = _guarded(int(np.prod(shape)) * 8)
-    y = yb.view(np.float64).reshape(shape)
+    x = guarded_copy(values)
+    y = guarded_empty((1, 2 // kernel[0], 2 // kernel[1], width // 2, channels), np.float64)
     want = reference_pool(x, "avg", kernel_size=kernel, axes=(1, 2, 3))
     for got in under_each(window, "PAIRS_MEAN_BW", machine_settings(window, "PAIRS_MEAN_BW"),
                           lambda: ndpool.avg_pool(x, kernel, axes=(1, 2, 3), out=y)):
         assert got is y and got.tobytes() == want.tobytes()
-    del x, xb, y, yb, got
-    xbuf.close()
-    ybuf.close()
 
 
 @examples(60)

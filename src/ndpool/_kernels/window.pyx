@@ -1759,13 +1759,13 @@ def mean_fused(const numeric[:, :, :, :, ::1] x,   # IN  (outer, D, H, W, inner)
     # 8- and 16-bit rows fold into int32 (exact below 2**15 rows): cheaper to widen
     cdef bint narrow = (numeric is int8_t or numeric is uint8_t or numeric is int16_t
                         or numeric is uint16_t)
-    # 2 x 2 blocks of one-byte pixels of 1 to 4 elements into float64, every window
-    # along W whole: _pairs.h's permutations (_pairs_mean) in place of the fold and
-    # pair pass.  A uint8 RGB 4096 x 4096 block_reduce mean, one thread: 9.1 ms
-    # this way, 15.5 ms with the fold and pair pass (a copy of the image: 2.4 ms).
+    # One-byte pixels of 1 to 4 elements into float64, every window along W whole: in
+    # the 2 x 2 blocks' branch below, _pairs.h's permutations (_pairs_mean) in place
+    # of the fold and pair pass.  A uint8 RGB 4096 x 4096 block_reduce mean, one
+    # thread: 9.1 ms this way, 15.5 ms with the fold and pair pass (a copy of the
+    # image: 2.4 ms).
     cdef bint bytepairs = ((numeric is uint8_t or numeric is int8_t) and real is double
-                           and PAIRS_MEAN_BW and inner <= 4 and wkernel == 2
-                           and wstride == 2 and wdil == 1 and wlo == 0 and whi == wo)
+                           and PAIRS_MEAN_BW and inner <= 4 and wlo == 0 and whi == wo)
     # Whether every window along W has the same divisor: then so has every row.
     cdef bint wsame = True
     # Outputs larger than a last-level cache are written past the cache (stream8) by
